@@ -1,0 +1,5 @@
+"""Allow `python -m hearth`."""
+
+from hearth.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks behind `hearth bench` and the synthesized models they run on."""

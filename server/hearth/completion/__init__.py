@@ -1,0 +1,1 @@
+"""Completion: FIM prompt assembly and one-shot completion."""

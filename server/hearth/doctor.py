@@ -1,0 +1,212 @@
+"""`hearth doctor`: is this machine ready, what is wrong, what to run, which model to pick.
+
+Every check ends in ok / warn / fail with a line saying what to do. Doctor never downloads:
+a configured registry model that is not pulled is reported with the pull command.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hearth.errors import HearthError
+from hearth.settings import Settings
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+SPEED_PROMPT_TOKENS = 128
+SPEED_DECODE_TOKENS = 16
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str | None = None
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    recommendations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    speed: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAIL for c in self.checks)
+
+    def add(self, name: str, status: str, detail: str, fix: str | None = None) -> None:
+        self.checks.append(Check(name, status, detail, fix))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [c.__dict__ for c in self.checks],
+            "speed": self.speed,
+            "recommendations": self.recommendations,
+        }
+
+
+def _system_checks(report: Report) -> Any:
+    from hearth.sysinfo import gather
+
+    info = gather()
+    report.add("python", OK, f"Python {info.python_version} on {info.platform}")
+    features = set(info.cpu_features)
+    cpu = f"{info.cpu_model or 'unknown CPU'}, {info.logical_cores} threads"
+    if info.physical_cores:
+        cpu += f" ({info.physical_cores} cores)"
+    cpu += f"; features: {', '.join(sorted(features)) or 'unknown'}"
+    if (
+        sys.platform.startswith("linux")
+        and info.machine in ("x86_64", "AMD64")
+        and ("avx2" not in features)
+    ):
+        report.add("cpu", WARN, cpu, "no AVX2: inference will be slow; prefer the 0.5B models")
+    else:
+        report.add("cpu", OK, cpu)
+    gib = 1 << 30
+    if info.ram_total_bytes:
+        avail = (info.ram_available_bytes or 0) / gib
+        status = OK if avail >= 2 else WARN
+        report.add(
+            "memory",
+            status,
+            f"{info.ram_total_bytes / gib:.1f} GiB total, {avail:.1f} GiB available",
+            None if status == OK else "close programs or pick a 0.5B model",
+        )
+    if info.gpus:
+        names = ", ".join(
+            f"{g.name} ({(g.memory_total_bytes or 0) / gib:.0f} GiB)" for g in info.gpus if g
+        )
+        offload = info.gpu_offload
+        report.add(
+            "gpu",
+            OK if offload else WARN,
+            f"{names}; llama-cpp-python GPU offload: {'yes' if offload else 'no'}",
+            None
+            if offload
+            else "reinstall llama-cpp-python with CMAKE_ARGS=-DGGML_CUDA=on to use the GPU",
+        )
+    else:
+        report.add("gpu", OK, "none found: CPU inference (the default)")
+    return info
+
+
+def _backend_checks(report: Report) -> None:
+    from hearth.engine import ctransformers_backend, llamacpp_backend
+
+    for name, module, pkg in (
+        ("llamacpp", llamacpp_backend, "llama-cpp-python"),
+        ("ctransformers", ctransformers_backend, "ctransformers"),
+    ):
+        try:
+            module._import()
+            report.add(f"backend {name}", OK, f"{pkg} {module.library_version()}")
+        except HearthError as exc:
+            report.add(f"backend {name}", WARN, exc.message, exc.hint)
+
+
+def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
+    from hearth.engine.backend import LoadOptions, SamplingParams
+    from hearth.engine.catalog import find_configured_model
+    from hearth.engine.loader import load_backend
+    from hearth.engine.model_file import read_model_file
+    from hearth.engine.service import Engine, ModelSpec
+
+    roles = {"completion": settings.model, "chat": settings.chat_model or settings.model}
+    for role, ref in roles.items():
+        try:
+            path, how = find_configured_model(settings, role)
+        except HearthError as exc:
+            report.add(
+                f"{role} model", FAIL if role == "completion" else WARN, exc.message, exc.hint
+            )
+            continue
+        if path is None:
+            report.add(f"{role} model", WARN, how, f"hearth model pull {ref or 'NAME'}")
+            continue
+        try:
+            mf = read_model_file(path)
+            t = time.perf_counter()
+            backend = load_backend(
+                path,
+                settings.backend,
+                LoadOptions(
+                    n_ctx=min(settings.context_length, 2048), n_threads=settings.threads or None
+                ),
+            )
+            load_s = time.perf_counter() - t
+        except HearthError as exc:
+            report.add(f"{role} model", FAIL, exc.message, exc.hint)
+            continue
+        engine = Engine(ModelSpec(path), fim_template=settings.fim_template)
+        template = engine.fim_template(backend)
+        engine.close()
+        report.add(
+            f"{role} model",
+            OK,
+            f"{path} ({mf.architecture}, {mf.size / 1e9:.2f} GB) loads with {backend.name} in "
+            f"{load_s:.2f} s; {how}; FIM template: {template.name}",
+        )
+        if speed_test and role == "completion" and report.speed is None:
+            tokens = (backend.tokenize("def f(x):\n    return x + 1\n") * 64)[:SPEED_PROMPT_TOKENS]
+            tokens = tokens[: max(1, min(len(tokens), backend.n_ctx - SPEED_DECODE_TOKENS - 1))]
+            t = time.perf_counter()
+            backend.prefill(tokens)
+            t_prefill = time.perf_counter() - t
+            backend.start_sampling(SamplingParams())
+            t = time.perf_counter()
+            for _ in range(SPEED_DECODE_TOKENS):
+                backend.accept(backend.sample())
+            t_decode = time.perf_counter() - t
+            report.speed = {
+                "model": str(path),
+                "backend": backend.name,
+                "params": _param_count(mf),
+                "prefill_tok_s": len(tokens) / t_prefill,
+                "decode_tok_s": SPEED_DECODE_TOKENS / t_decode,
+            }
+            report.add(
+                "speed",
+                OK,
+                f"prefill {report.speed['prefill_tok_s']:.0f} tok/s, "
+                f"decode {report.speed['decode_tok_s']:.1f} tok/s ({backend.name})",
+            )
+        backend.close()
+
+
+def _param_count(mf: Any) -> float | None:
+    """Parameters in billions, estimated from the file size and its type when not declared."""
+    value = mf.metadata.get("general.parameter_count")
+    if isinstance(value, int):
+        return float(value) / 1e9
+    return None
+
+
+def run_doctor(settings: Settings, *, speed_test: bool = True) -> Report:
+    report = Report()
+    info = _system_checks(report)
+    _backend_checks(report)
+    _model_checks(report, settings, speed_test)
+    from hearth.engine.catalog import recommendations
+
+    report.recommendations = recommendations(info, report.speed)
+    return report
+
+
+_MARK = {OK: "✓", WARN: "!", FAIL: "✗"}
+
+
+def print_report(report: Report) -> None:
+    for c in report.checks:
+        print(f" {_MARK[c.status]} {c.name:<18} {c.detail}")
+        if c.fix:
+            print(f"   {'':<18} fix: {c.fix}")
+    for role, recs in report.recommendations.items():
+        print(f"\nrecommended {role} models for this machine:")
+        for r in recs[:4]:
+            print(f"   {r['name']:<30} {r['detail']}")
+    print("\nall good" if report.ok else "\nsome checks failed: see the fix lines above")

@@ -1,0 +1,1 @@
+"""The model engine: backends, GGUF metadata, templates and the single inference worker."""

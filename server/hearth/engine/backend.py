@@ -1,0 +1,214 @@
+"""The one interface every inference backend implements, and the types around it.
+
+Backends expose the smallest set of steps the generation loop needs (prefill with prefix
+reuse, sample, accept) so that stop sequences, budgets, cancellation and UTF-8 handling live
+once in `generate.py` instead of once per library.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from hearth.engine.model_file import ModelFile
+
+# Prefill is evaluated in chunks of at most this many tokens so that a cancel or a
+# preemption is noticed quickly even for long prompts.
+PREFILL_CHUNK = 128
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model; `None` means the backend's or the model's own default."""
+
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    n_batch: int = 512
+    n_gpu_layers: int = 0
+    seed: int = 0
+    model_type: str | None = None  # ctransformers model type for legacy GGML files
+
+    def threads(self) -> int:
+        """Threads default to the physical-ish core count: hyperthreads slow llama.cpp down."""
+        if self.n_threads:
+            return self.n_threads
+        return max(1, min(8, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Temperature 0 is greedy decoding: the default for completion, reproducible in tests."""
+
+    temperature: float = 0.0
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    repeat_last_n: int = 64
+    seed: int = 0
+
+
+@dataclass
+class PrefillStats:
+    """How much of a prompt was reused from the previous call and how much was evaluated."""
+
+    n_prompt: int = 0
+    n_reused: int = 0
+    n_evaluated: int = 0
+    cancelled: bool = False
+
+
+@dataclass
+class BackendInfo:
+    name: str
+    version: str
+    model: ModelFile
+    n_ctx: int
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """A loaded model. Not thread-safe: the inference worker is its only caller."""
+
+    name: ClassVar[str]
+
+    def __init__(self, model: ModelFile, options: LoadOptions) -> None:
+        self.model = model
+        self.options = options
+        self._vocab_index: dict[str, int] | None = None
+
+    # -- tokens ---------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def n_ctx(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def n_vocab(self) -> int: ...
+
+    @abstractmethod
+    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        """Plain-text tokenization: never turns text into control tokens."""
+
+    @abstractmethod
+    def detokenize(self, tokens: Sequence[int]) -> bytes:
+        """Bytes, not str: one token can hold part of a UTF-8 character."""
+
+    @property
+    @abstractmethod
+    def bos_id(self) -> int | None: ...
+
+    @property
+    @abstractmethod
+    def add_bos(self) -> bool:
+        """Whether prompts for this model start with the BOS token."""
+
+    @property
+    @abstractmethod
+    def eog_ids(self) -> frozenset[int]:
+        """End-of-generation ids known to the model (eos, eot)."""
+
+    def special_token_id(self, text: str) -> int | None:
+        """The id of the vocab entry spelled exactly `text`, or None."""
+        if self._vocab_index is None:
+            self._vocab_index = self._build_vocab_index()
+        return self._vocab_index.get(text)
+
+    def _build_vocab_index(self) -> dict[str, int]:
+        tokens = self.model.tokens
+        if tokens:
+            index: dict[str, int] = {}
+            for i, tok in enumerate(tokens):
+                index.setdefault(tok, i)
+            return index
+        return self._scan_vocab()
+
+    def _scan_vocab(self) -> dict[str, int]:
+        """Fallback for files without a vocab in their metadata (legacy GGML)."""
+        index: dict[str, int] = {}
+        for i in range(self.n_vocab):
+            piece = self.detokenize([i]).decode("utf-8", errors="replace")
+            index.setdefault(piece, i)
+        return index
+
+    # -- evaluation -----------------------------------------------------------------------
+    def prefill(
+        self, tokens: Sequence[int], should_stop: Callable[[], bool] | None = None
+    ) -> PrefillStats:
+        """Make the context hold `tokens`, reusing the longest common prefix already there.
+
+        Evaluates in chunks of at most PREFILL_CHUNK tokens and checks `should_stop` between
+        them, so a cancel reaches into a long prefill; on a stop it returns with
+        `cancelled=True` and the context holds a valid prefix.
+        """
+        tokens = list(tokens)
+        # Keep at least one token to evaluate: sampling needs fresh logits.
+        reuse = max(0, min(common_prefix(self._cached_tokens(), tokens), len(tokens) - 1))
+        reuse = self._keep_prefix(reuse)
+        stats = PrefillStats(n_prompt=len(tokens), n_reused=reuse)
+        chunk_size = max(1, min(PREFILL_CHUNK, self.options.n_batch))
+        pos = reuse
+        while pos < len(tokens):
+            if should_stop is not None and should_stop():
+                stats.cancelled = True
+                break
+            chunk = tokens[pos : pos + chunk_size]
+            self._eval(chunk)
+            pos += len(chunk)
+            stats.n_evaluated += len(chunk)
+        return stats
+
+    def accept(self, token: int) -> None:
+        """Append `token` to the context (evaluates it)."""
+        self._eval([token])
+
+    @abstractmethod
+    def _cached_tokens(self) -> Sequence[int]:
+        """The tokens the context holds now."""
+
+    @abstractmethod
+    def _keep_prefix(self, n: int) -> int:
+        """Drop the context after its first `n` tokens; return how many were kept."""
+
+    @abstractmethod
+    def _eval(self, tokens: Sequence[int]) -> None:
+        """Evaluate `tokens` after the current context and append them to it."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget the context, so the next prefill evaluates everything."""
+
+    @abstractmethod
+    def start_sampling(self, params: SamplingParams) -> None:
+        """Set up sampling for the tokens that follow the current context."""
+
+    @abstractmethod
+    def sample(self) -> int:
+        """Pick the next token from the logits of the last evaluated position."""
+
+    @property
+    @abstractmethod
+    def n_past(self) -> int:
+        """Tokens currently held in the context."""
+
+    # -- resources ------------------------------------------------------------------------
+    @abstractmethod
+    def memory_bytes(self) -> int:
+        """Estimated memory held by this model: weights plus context state."""
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free native resources early (otherwise the garbage collector does)."""
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

@@ -1,0 +1,173 @@
+"""From settings and the registry to model files: which file serves which role, and the tables
+behind `hearth model list`, `hearth model info` and doctor's recommendations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hearth.engine.backend import LoadOptions
+from hearth.engine.model_file import ModelFile
+from hearth.engine.registry import (
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_COMPLETION_MODEL,
+    cached_path,
+    get_model,
+    load_registry,
+    model_path,
+    resolve_model_ref,
+)
+from hearth.engine.service import ModelSpec
+from hearth.engine.templates import detect_template, load_templates
+from hearth.errors import ModelNotFoundError
+from hearth.settings import Settings
+
+
+def _ref_for(settings: Settings, role: str) -> str | None:
+    if role == "chat":
+        return settings.chat_model or settings.model
+    return settings.model
+
+
+def find_configured_model(settings: Settings, role: str = "completion") -> tuple[Path | None, str]:
+    """The file for `role` without downloading: (path or None when not pulled yet, how found)."""
+    ref = _ref_for(settings, role)
+    if ref:
+        try:
+            return resolve_model_ref(ref), f"configured as {ref}"
+        except ModelNotFoundError:
+            if Path(ref).expanduser().exists() or "/" in ref or ref.endswith(".gguf"):
+                raise
+            model = get_model(ref)
+            return None, f"{model.name} is configured but not downloaded ({model_path(model)})"
+    default = get_model(DEFAULT_COMPLETION_MODEL if role == "completion" else DEFAULT_CHAT_MODEL)
+    found = cached_path(default)
+    if found is None:
+        return None, (
+            f"no model configured; the default {default.name} is not downloaded yet "
+            "(set HEARTH_MODEL or --model to use a local file)"
+        )
+    return found, f"default model {default.name}"
+
+
+def model_for(settings: Settings, role: str = "completion", *, progress: bool = True) -> Path:
+    """The file for `role`, pulling the configured or default registry model on first use."""
+    from hearth.engine.download import pull
+
+    ref = _ref_for(settings, role)
+    if ref:
+        try:
+            return resolve_model_ref(ref)
+        except ModelNotFoundError:
+            if Path(ref).expanduser().exists() or "/" in ref or ref.endswith(".gguf"):
+                raise
+            return pull(get_model(ref), progress=progress)
+    name = DEFAULT_COMPLETION_MODEL if role == "completion" else DEFAULT_CHAT_MODEL
+    return pull(get_model(name), progress=progress)
+
+
+def load_options(settings: Settings) -> LoadOptions:
+    return LoadOptions(
+        n_ctx=settings.context_length,
+        n_threads=settings.threads or None,
+        n_batch=settings.batch_size,
+        n_gpu_layers=settings.gpu_layers,
+        seed=settings.seed,
+        model_type=settings.model_type,
+    )
+
+
+def completion_spec(settings: Settings, *, progress: bool = True) -> ModelSpec:
+    return ModelSpec(
+        model_for(settings, "completion", progress=progress),
+        settings.backend,
+        load_options(settings),
+    )
+
+
+def recommendations(info: Any, speed: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
+    """Ranked registry models per role, using the measured speed when doctor has one."""
+    from hearth.engine.recommend import recommend
+
+    measured = speed["decode_tok_s"] if speed else None
+    ref_params = speed.get("params") if speed else None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for role in ("completion", "chat"):
+        recs = recommend(
+            load_registry(),
+            info,
+            measured_tok_per_s=measured if ref_params else None,
+            reference_params_b=ref_params,
+            role=role,
+        )
+        out[role] = [
+            {
+                "name": r.model.name,
+                "fits": r.fits,
+                "fast_enough": r.fast_enough,
+                "latency_s": round(r.latency_s, 2),
+                "detail": r.reason,
+            }
+            for r in recs
+            if r.fits
+        ]
+    return out
+
+
+def model_table(*, fits_only: bool = False) -> list[dict[str, Any]]:
+    from hearth.engine.recommend import recommend
+    from hearth.sysinfo import gather
+
+    info = gather()
+    rows: list[dict[str, Any]] = []
+    fit: dict[str, Any] = {}
+    for role in ("completion", "chat"):
+        for r in recommend(load_registry(), info, role=role):
+            fit.setdefault(r.model.name, r)
+    for m in load_registry():
+        rec = fit.get(m.name)
+        fits = bool(rec and rec.fits)
+        if fits_only and not fits:
+            continue
+        rows.append(
+            {
+                "name": m.name,
+                "description": m.description,
+                "size_gb": m.size_bytes / 1e9,
+                "params_b": m.params_b,
+                "quant": m.quant,
+                "roles": list(m.roles),
+                "template": m.fim,
+                "backend": m.backend,
+                "fits": fits,
+                "latency_s": round(rec.latency_s, 2) if rec else None,
+                "pulled": cached_path(m) is not None,
+                "source": f"{m.repo}/{m.filename}",
+            }
+        )
+    return rows
+
+
+def describe_model_file(mf: ModelFile) -> dict[str, Any]:
+    """`hearth model info`: the header digest plus what Hearth would do with the file."""
+    from hearth.engine.ctransformers_backend import unsupported_reason
+    from hearth.engine.loader import choose_backend
+    from hearth.errors import HearthError
+
+    info = mf.summary()
+    vocab = set(mf.tokens)
+    if vocab:
+        tpl = detect_template(load_templates(), lambda t: 1 if t in vocab else None)
+        info["fim_template"] = tpl.name
+    else:
+        info["fim_template"] = "unknown (no vocab in the file header)"
+    try:
+        choice = choose_backend(mf, "auto")
+        info["backend_auto"] = f"{choice.backend} ({choice.reason})"
+    except HearthError as exc:
+        info["backend_auto"] = f"none: {exc.message}"
+    ct = unsupported_reason(mf)
+    info["ctransformers"] = "can load" if ct is None else f"cannot load: {ct}"
+    info["llamacpp"] = "can load" if mf.kind.value == "gguf" else "cannot load legacy GGML"
+    return info

@@ -1,0 +1,207 @@
+"""llama-cpp-python backend: loads every current GGUF.
+
+Hearth drives the context itself (prefill in batches with a stop check between them, one
+sampler per generation) instead of calling `Llama.generate`, so cancellation reaches into
+prefill and the reuse of the previous call's prefix is measured rather than assumed.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import io
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from hearth.engine.backend import Backend, LoadOptions, SamplingParams
+from hearth.engine.model_file import ModelFile
+from hearth.errors import BackendUnavailableError, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+_native_log: collections.deque[str] = collections.deque(maxlen=40)
+_log_callback: Any = None
+
+
+def _import() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise BackendUnavailableError(
+            f"llama-cpp-python is not installed or failed to import ({exc})",
+            "pip install llama-cpp-python, or use --backend ctransformers",
+        ) from None
+    _route_native_logs(llama_cpp)
+    return llama_cpp
+
+
+def _route_native_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's own log lines to Python logging and keep the recent ones.
+
+    The library otherwise prints to stderr, or with verbose=False redirects the process's
+    stdout while loading — which would swallow LSP messages written meanwhile.
+    """
+    global _log_callback
+    if _log_callback is not None:
+        return
+    native = logging.getLogger("hearth.native.llama_cpp")
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        line = text.decode("utf-8", errors="replace").rstrip()
+        if line:
+            _native_log.append(line)
+            native.debug("%s", line)
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def recent_native_errors() -> str:
+    """The last llama.cpp lines mentioning an error, for a load failure's message."""
+    lines = [ln for ln in _native_log if "error" in ln.lower() or "failed" in ln.lower()]
+    return "; ".join(lines[-3:])
+
+
+def library_version() -> str:
+    from importlib.metadata import version
+
+    return version("llama-cpp-python")
+
+
+class LlamaCppBackend(Backend):
+    name = "llamacpp"
+
+    def __init__(self, model: ModelFile, options: LoadOptions) -> None:
+        super().__init__(model, options)
+        llama_cpp = _import()
+        n_ctx = options.n_ctx
+        if model.context_length:
+            n_ctx = min(n_ctx, model.context_length)
+        _native_log.clear()
+        chatter = io.StringIO()  # verbose=True prints Python-side notes; keep them for the log
+        try:
+            with contextlib.redirect_stderr(chatter):
+                self._llm = llama_cpp.Llama(
+                    model_path=str(model.path),
+                    n_ctx=n_ctx,
+                    n_batch=options.n_batch,
+                    n_ubatch=options.n_batch,
+                    n_threads=options.threads(),
+                    n_threads_batch=options.threads(),
+                    n_gpu_layers=options.n_gpu_layers,
+                    seed=options.seed,
+                    logits_all=False,
+                    verbose=True,  # native output goes through _route_native_logs instead
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            detail = recent_native_errors() or str(exc)
+            raise ModelLoadError(
+                f"llama-cpp-python could not load {model.path} "
+                f"(architecture {model.architecture}): {detail}",
+                "the file may be corrupt or need a newer llama-cpp-python; "
+                "`hearth model info PATH` shows what the file declares",
+            ) from None
+        finally:
+            for line in chatter.getvalue().splitlines():
+                log.debug("llama-cpp-python: %s", line)
+        self._eog = frozenset(self._collect_eog())
+        self._sampler: Any = None
+
+    def _collect_eog(self) -> set[int]:
+        """eos, eot and every control token llama.cpp treats as end-of-generation."""
+        llama_cpp = _import()
+        model = self._llm._model
+        ids = {int(model.token_eos()), int(model.token_eot())}
+        types = self.model.metadata.get("tokenizer.ggml.token_type")
+        if isinstance(types, list):
+            control = [i for i, t in enumerate(types) if t == 3]  # 3 = CONTROL
+            ids.update(i for i in control if llama_cpp.llama_vocab_is_eog(model.vocab, i))
+        return {i for i in ids if 0 <= i < self.n_vocab}
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self._llm.n_ctx())
+
+    @property
+    def n_vocab(self) -> int:
+        return int(self._llm.n_vocab())
+
+    @property
+    def bos_id(self) -> int | None:
+        bos = int(self._llm.token_bos())
+        return bos if bos >= 0 else None
+
+    @property
+    def eog_ids(self) -> frozenset[int]:
+        return self._eog
+
+    @property
+    def add_bos(self) -> bool:
+        return bool(self._llm._model.add_bos_token()) if self.bos_id is not None else False
+
+    def tokenize(self, text: str, *, add_bos: bool = False) -> list[int]:
+        if not text:
+            return [self.bos_id] if add_bos and self.bos_id is not None else []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
+
+    def detokenize(self, tokens: Sequence[int]) -> bytes:
+        return bytes(self._llm.detokenize(list(tokens), special=False))
+
+    @property
+    def n_past(self) -> int:
+        return int(self._llm.n_tokens)
+
+    def _cached_tokens(self) -> Sequence[int]:
+        return list(self._llm._input_ids[: self._llm.n_tokens])
+
+    def _keep_prefix(self, n: int) -> int:
+        llm = self._llm
+        if n > 0 and llm._ctx.kv_cache_seq_rm(-1, n, -1):
+            llm.n_tokens = n
+            return n
+        llm.reset()
+        return 0
+
+    def _eval(self, tokens: Sequence[int]) -> None:
+        self._llm.eval(list(tokens))
+
+    def reset(self) -> None:
+        self._llm.reset()
+
+    def start_sampling(self, params: SamplingParams) -> None:
+        llm = self._llm
+        llm.set_seed(params.seed)
+        llm.last_n_tokens_size = params.repeat_last_n
+        self._sampler = llm._init_sampler(
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+        )
+
+    def sample(self) -> int:
+        if self._sampler is None:
+            self.start_sampling(SamplingParams())
+        return int(self._sampler.sample(self._llm._ctx, -1))
+
+    def memory_bytes(self) -> int:
+        llama_cpp = _import()
+        try:
+            state = int(llama_cpp.llama_state_get_size(self._llm._ctx.ctx))
+        except Exception:
+            log.debug("llama_state_get_size failed", exc_info=True)
+            state = 0
+        return self.model.size + state
+
+    def version(self) -> str:
+        return library_version()
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None

@@ -1,0 +1,98 @@
+"""Pick a backend for a model file and load it.
+
+`auto` reads the file, not its name: a modern GGUF goes to llama-cpp-python, a legacy GGML
+file to ctransformers, and ctransformers also serves a CodeLlama-style GGUF when
+llama-cpp-python is missing. The choice and its reason are logged and returned.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from hearth.engine.backend import Backend, LoadOptions
+from hearth.engine.model_file import FileKind, ModelFile, read_model_file
+from hearth.errors import BackendUnavailableError, ConfigError, UnsupportedModelError
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "llamacpp", "ctransformers")
+
+
+def installed_backends() -> dict[str, bool]:
+    """Which backend libraries are importable, without importing them."""
+    return {
+        "llamacpp": importlib.util.find_spec("llama_cpp") is not None,
+        "ctransformers": importlib.util.find_spec("ctransformers") is not None,
+    }
+
+
+@dataclass(frozen=True)
+class Choice:
+    backend: str
+    reason: str
+
+
+def choose_backend(model: ModelFile, requested: str = "auto") -> Choice:
+    """Decide which backend loads `model`; explain the decision or why none can."""
+    from hearth.engine.ctransformers_backend import unsupported_reason
+
+    if requested not in BACKENDS:
+        raise ConfigError(f"unknown backend {requested!r}", f"use one of: {', '.join(BACKENDS)}")
+    have = installed_backends()
+    ct_reason = unsupported_reason(model)
+    if requested == "llamacpp":
+        if model.kind is FileKind.GGML:
+            raise UnsupportedModelError(
+                f"llama-cpp-python cannot load {model.path}: it is a legacy GGML file "
+                f"({model.architecture}), which current llama.cpp no longer reads",
+                'use --backend ctransformers (or backend = "auto")',
+            )
+        return Choice("llamacpp", "requested explicitly")
+    if requested == "ctransformers":
+        if ct_reason:
+            raise UnsupportedModelError(
+                f"ctransformers cannot load {model.path}: it has {ct_reason}",
+                'use --backend llamacpp (or backend = "auto"), which loads every current GGUF',
+            )
+        return Choice("ctransformers", "requested explicitly")
+    # auto
+    if model.kind is FileKind.GGML:
+        if not have["ctransformers"]:
+            raise BackendUnavailableError(
+                f"{model.path} is a legacy GGML file, which only ctransformers loads, "
+                "and ctransformers is not installed",
+                "pip install ctransformers, or use a GGUF version of the model",
+            )
+        return Choice("ctransformers", "legacy GGML file: only ctransformers reads it")
+    if have["llamacpp"]:
+        return Choice("llamacpp", f"GGUF ({model.architecture}): llama-cpp-python loads it")
+    if have["ctransformers"] and not ct_reason:
+        return Choice(
+            "ctransformers", "llama-cpp-python is not installed; ctransformers loads this GGUF"
+        )
+    raise BackendUnavailableError(
+        f"no installed backend can load {model.path} ({model.architecture})",
+        "pip install llama-cpp-python",
+    )
+
+
+def load_backend(
+    path: str | Path, backend: str = "auto", options: LoadOptions | None = None
+) -> Backend:
+    """Read `path`, choose a backend and load the model with it."""
+    model = read_model_file(path)
+    choice = choose_backend(model, backend)
+    log.info(
+        "loading %s (%s) with %s: %s", model.path, model.architecture, choice.backend, choice.reason
+    )
+    opts = options or LoadOptions()
+    if choice.backend == "llamacpp":
+        from hearth.engine.llamacpp_backend import LlamaCppBackend
+
+        return LlamaCppBackend(model, opts)
+    from hearth.engine.ctransformers_backend import CTransformersBackend
+
+    return CTransformersBackend(model, opts)

@@ -1,0 +1,289 @@
+"""Identify a model file and read its GGUF metadata without loading weights.
+
+A small reader of its own rather than `gguf.GGUFReader`: it reads only the header, checks that
+the file is long enough for the tensors it declares (a truncated download is the most common
+corrupt file), and turns every failure into a `ModelFormatError` that names the file.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from hearth.errors import ModelFormatError, ModelNotFoundError
+
+GGUF_MAGIC = b"GGUF"
+# Legacy GGML containers, as the little-endian uint32 magic reads in the file.
+LEGACY_MAGICS = {
+    0x67676D6C: "ggml",  # unversioned
+    0x67676D66: "ggmf",
+    0x67676A74: "ggjt",
+}
+LEGACY_MODEL_TYPES = (
+    "starcoder",
+    "gpt_bigcode",
+    "gpt2",
+    "gptj",
+    "gpt_neox",
+    "mpt",
+    "replit",
+    "falcon",
+    "dolly",
+    "llama",
+)
+
+# GGUF value types -> struct formats (scalars only; 8 = string, 9 = array).
+_SCALARS: dict[int, str] = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+_STRING = 8
+_ARRAY = 9
+_MAX_STRING = 1 << 30
+_MAX_ARRAY = 1 << 28
+
+
+class FileKind(str, Enum):
+    GGUF = "gguf"
+    GGML = "ggml"  # legacy GGML/GGMF/GGJT
+
+
+@dataclass
+class ModelFile:
+    """What Hearth knows about a model file before any backend touches it."""
+
+    path: Path
+    kind: FileKind
+    size: int
+    gguf_version: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tensor_count: int = 0
+    legacy_model_type: str | None = None
+
+    @property
+    def architecture(self) -> str:
+        if self.kind is FileKind.GGML:
+            return self.legacy_model_type or "unknown (legacy GGML)"
+        return str(self.metadata.get("general.architecture", "unknown"))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("general.name") or self.path.stem)
+
+    @property
+    def context_length(self) -> int | None:
+        value = self.metadata.get(f"{self.architecture}.context_length")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def tokenizer_model(self) -> str | None:
+        """`llama` (SentencePiece), `gpt2` (BPE), ... as GGUF names it."""
+        value = self.metadata.get("tokenizer.ggml.model")
+        return str(value) if value is not None else None
+
+    @property
+    def tokens(self) -> list[str]:
+        value = self.metadata.get("tokenizer.ggml.tokens")
+        return list(value) if isinstance(value, list) else []
+
+    @property
+    def chat_template(self) -> str | None:
+        value = self.metadata.get("tokenizer.chat_template")
+        return str(value) if isinstance(value, str) else None
+
+    def special_token_ids(self) -> dict[str, int]:
+        """`tokenizer.ggml.*_token_id` entries, keyed by role (bos, eos, eot, prefix...)."""
+        out: dict[str, int] = {}
+        for key, value in self.metadata.items():
+            is_id = key.startswith("tokenizer.ggml.") and key.endswith("_token_id")
+            if is_id and isinstance(value, int) and 0 <= value < 0xFFFFFFFF:
+                out[key[len("tokenizer.ggml.") : -len("_token_id")]] = value
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly digest for `hearth model info` and logs."""
+        return {
+            "path": str(self.path),
+            "format": self.kind.value,
+            "gguf_version": self.gguf_version,
+            "size_bytes": self.size,
+            "architecture": self.architecture,
+            "name": self.name,
+            "context_length": self.context_length,
+            "tokenizer": self.tokenizer_model,
+            "vocab_size": len(self.tokens) or None,
+            "has_chat_template": self.chat_template is not None,
+            "special_tokens": self.special_token_ids(),
+            "file_type": self.metadata.get("general.file_type"),
+            "tensors": self.tensor_count,
+        }
+
+
+class _Reader:
+    def __init__(self, fh: BinaryIO, path: Path) -> None:
+        self.fh = fh
+        self.path = path
+
+    def take(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise _truncated(self.path)
+        return data
+
+    def scalar(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        n = self.scalar("<Q")
+        if n > _MAX_STRING:
+            raise _corrupt(self.path, f"a string of {n} bytes")
+        return self.take(n).decode("utf-8", errors="replace")
+
+    def value(self, vtype: int) -> Any:
+        if vtype in _SCALARS:
+            return self.scalar(_SCALARS[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            etype = self.scalar("<I")
+            count = self.scalar("<Q")
+            if count > _MAX_ARRAY:
+                raise _corrupt(self.path, f"an array of {count} items")
+            if etype in _SCALARS:
+                fmt = _SCALARS[etype]
+                size = struct.calcsize(fmt)
+                raw = self.take(size * count)
+                return list(struct.unpack(f"<{count}{fmt[1]}", raw))
+            return [self.value(etype) for _ in range(count)]
+        raise _corrupt(self.path, f"unknown value type {vtype}")
+
+
+def _truncated(path: Path) -> ModelFormatError:
+    return ModelFormatError(
+        f"{path} is truncated: it ends before the data its header declares",
+        "the download was probably interrupted; download the file again "
+        "(`hearth model pull NAME` resumes and verifies it)",
+    )
+
+
+def _corrupt(path: Path, what: str) -> ModelFormatError:
+    return ModelFormatError(
+        f"{path} is not a valid GGUF file (its header declares {what})",
+        "the file is corrupt; download it again",
+    )
+
+
+def _tensor_nbytes(ggml_type: int, dims: list[int]) -> int | None:
+    """Bytes of one tensor's data, or None for a type this reader does not know."""
+    try:
+        from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+    except ImportError:  # pragma: no cover - gguf is a dependency
+        return None
+    try:
+        block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
+    except (ValueError, KeyError):
+        return None
+    elements = 1
+    for d in dims:
+        elements *= d
+    return elements // block * type_size
+
+
+def _guess_legacy_type(path: Path) -> str | None:
+    """The ctransformers model type named by whole words of the file name, if any."""
+    words = set(re.split(r"[^a-z0-9]+", path.stem.lower().replace("gpt-", "gpt_")))
+    joined = path.stem.lower().replace("-", "_")
+    for model_type in LEGACY_MODEL_TYPES:
+        if model_type in words or ("_" in model_type and model_type in joined):
+            return "starcoder" if model_type == "gpt_bigcode" else model_type
+    if words & {"santacoder", "bigcode"}:
+        return "starcoder"
+    if words & {"neox", "pythia"}:
+        return "gpt_neox"
+    return None
+
+
+def read_model_file(path: str | Path) -> ModelFile:
+    """Identify `path` and read its metadata; raise a clear error for anything unusable."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelNotFoundError(
+            f"model file not found: {p}",
+            "check the path, or pass --model /path/to/model.gguf or set HEARTH_MODEL",
+        )
+    if p.is_dir():
+        raise ModelNotFoundError(
+            f"{p} is a folder, not a model file", "point --model at a .gguf file inside it"
+        )
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        head = fh.read(4)
+        if head == GGUF_MAGIC:
+            return _read_gguf(fh, p, size)
+        if len(head) == 4 and struct.unpack("<I", head)[0] in LEGACY_MAGICS:
+            return ModelFile(
+                path=p, kind=FileKind.GGML, size=size, legacy_model_type=_guess_legacy_type(p)
+            )
+    if size == 0:
+        raise ModelFormatError(f"{p} is empty", "download the model file again")
+    raise ModelFormatError(
+        f"{p} is not a model file (no GGUF or GGML header)",
+        "Hearth runs GGUF models (and legacy GGML files through ctransformers); "
+        "see `hearth model list` for ones that work",
+    )
+
+
+def _read_gguf(fh: BinaryIO, path: Path, size: int) -> ModelFile:
+    r = _Reader(fh, path)
+    version = r.scalar("<I")
+    if version not in (2, 3):
+        raise ModelFormatError(
+            f"{path} is GGUF version {version}; Hearth reads versions 2 and 3",
+            "convert the model with a current llama.cpp, or download a current GGUF",
+        )
+    n_tensors = r.scalar("<Q")
+    n_kv = r.scalar("<Q")
+    if n_tensors > _MAX_ARRAY or n_kv > 1_000_000:
+        raise _corrupt(path, f"{n_tensors} tensors and {n_kv} keys")
+    metadata: dict[str, Any] = {}
+    for _ in range(n_kv):
+        key = r.string()
+        vtype = r.scalar("<I")
+        metadata[key] = r.value(vtype)
+    end = 0
+    for _ in range(n_tensors):
+        r.string()
+        n_dims = r.scalar("<I")
+        if n_dims > 8:
+            raise _corrupt(path, f"a tensor with {n_dims} dimensions")
+        dims = [r.scalar("<Q") for _ in range(n_dims)]
+        ggml_type = r.scalar("<I")
+        offset = r.scalar("<Q")
+        nbytes = _tensor_nbytes(ggml_type, dims)
+        if nbytes is not None:
+            end = max(end, offset + nbytes)
+    alignment = int(metadata.get("general.alignment", 32)) or 32
+    data_start = (fh.tell() + alignment - 1) // alignment * alignment
+    if n_tensors and data_start + end > size:
+        raise _truncated(path)
+    return ModelFile(
+        path=path,
+        kind=FileKind.GGUF,
+        size=size,
+        gguf_version=version,
+        metadata=metadata,
+        tensor_count=n_tensors,
+    )

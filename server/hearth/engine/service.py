@@ -1,0 +1,211 @@
+"""The engine facade: models per role, loaded once, driven through the single worker.
+
+Two roles, completion (a base coder model, FIM) and chat (an instruct model for Explain and
+Review). A file that serves both is loaded once. Every load and every generation runs on the
+inference worker, so a completion never competes with a review for the CPU: it goes first,
+and a running review pauses between two tokens and resumes afterwards, intact.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+
+from hearth.engine.backend import Backend, LoadOptions
+from hearth.engine.generate import Generation, GenerationRequest, StopReason, generate
+from hearth.engine.loader import load_backend
+from hearth.engine.templates import FimTemplate, detect_template, get_template, load_templates
+from hearth.engine.worker import InferenceWorker, JobControl, JobHandle, JobPreempted, Priority
+
+log = logging.getLogger(__name__)
+
+
+class Role(str, Enum):
+    COMPLETION = "completion"
+    CHAT = "chat"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model file and how to load it; equal specs share one loaded model."""
+
+    path: Path
+    backend: str = "auto"
+    options: LoadOptions = field(default_factory=LoadOptions)
+
+
+PromptBuilder = Callable[[Backend], tuple[list[int], GenerationRequest]]
+
+
+class _GenerationJob:
+    """A generation that survives preemption: it keeps what it generated and resumes."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        role: Role,
+        build: PromptBuilder,
+        on_text: Callable[[str], None] | None,
+    ) -> None:
+        self.engine = engine
+        self.role = role
+        self.build = build
+        self.on_text = on_text
+        self.prompt: list[int] | None = None
+        self.request: GenerationRequest | None = None
+        self.parts: list[Generation] = []
+
+    def __call__(self, control: JobControl) -> Generation:
+        backend = self.engine.backend_for(self.role)
+        if self.prompt is None or self.request is None:
+            self.prompt, self.request = self.build(backend)
+        done = [t for g in self.parts for t in g.tokens]
+        request = replace(self.request, max_tokens=max(0, self.request.max_tokens - len(done)))
+        gen = generate(
+            backend,
+            self.prompt,
+            request,
+            should_stop=control.check,
+            on_text=self.on_text,
+            resume=done,
+        )
+        self.parts.append(gen)
+        if gen.stop_reason is StopReason.PREEMPTED:
+            raise JobPreempted
+        return self._combined()
+
+    def _combined(self) -> Generation:
+        first, last = self.parts[0], self.parts[-1]
+        return Generation(
+            text="".join(g.text for g in self.parts),
+            stop_reason=last.stop_reason,
+            tokens=[t for g in self.parts for t in g.tokens],
+            n_prompt=first.n_prompt,
+            n_reused=first.n_reused,
+            n_evaluated=sum(g.n_evaluated for g in self.parts),
+            prefill_s=sum(g.prefill_s for g in self.parts),
+            decode_s=sum(g.decode_s for g in self.parts),
+        )
+
+
+class Engine:
+    def __init__(
+        self,
+        completion: ModelSpec | None,
+        chat: ModelSpec | None = None,
+        *,
+        fim_template: str = "auto",
+        templates_dir: Path | None = None,
+    ) -> None:
+        self.specs: dict[Role, ModelSpec | None] = {
+            Role.COMPLETION: completion,
+            Role.CHAT: chat or completion,
+        }
+        self.fim_template_name = fim_template
+        self.templates = load_templates(templates_dir)
+        self.worker = InferenceWorker()
+        self._loaded: dict[ModelSpec, Backend] = {}
+        self._fim: dict[ModelSpec, FimTemplate] = {}
+        self._lock = threading.Lock()
+
+    # -- models ---------------------------------------------------------------------------
+    def backend_for(self, role: Role) -> Backend:
+        """The loaded model for `role`, loading it first. Runs on the worker thread."""
+        spec = self.specs[role]
+        if spec is None:
+            from hearth.errors import ModelNotFoundError
+
+            raise ModelNotFoundError(
+                f"no {role.value} model is configured",
+                "pass --model /path/to/model.gguf or set HEARTH_MODEL",
+            )
+        with self._lock:
+            backend = self._loaded.get(spec)
+        if backend is None:
+            backend = load_backend(spec.path, spec.backend, spec.options)
+            with self._lock:
+                self._loaded[spec] = backend
+        return backend
+
+    def load(self, role: Role = Role.COMPLETION) -> JobHandle[Backend]:
+        """Load the model for `role` on the worker (ahead of chat work, after completions)."""
+        return self.worker.submit(
+            lambda _c: self.backend_for(role),
+            priority=Priority.COMPLETION if role is Role.COMPLETION else Priority.CHAT,
+            name=f"load {role.value}",
+        )
+
+    def fim_template(self, backend: Backend) -> FimTemplate:
+        """The configured template, or the family detected from the model's vocabulary."""
+        spec = next((s for s, b in self._loaded.items() if b is backend), None)
+        if spec is not None and spec in self._fim:
+            return self._fim[spec]
+        if self.fim_template_name != "auto":
+            tpl = get_template(self.templates, self.fim_template_name)
+        else:
+
+            def count(text: str) -> int | None:
+                return 1 if backend.special_token_id(text) is not None else None
+
+            tpl = detect_template(self.templates, count)
+            if tpl.required:
+                log.info("FIM template %s detected from the vocabulary", tpl.name)
+            else:
+                log.info(
+                    "%s has no FIM tokens: completing from the prefix only (the code after "
+                    "the cursor is not seen by the model)",
+                    backend.model.path.name,
+                )
+        if spec is not None:
+            self._fim[spec] = tpl
+        return tpl
+
+    def memory(self) -> dict[str, int]:
+        """Bytes held per role; a shared file is counted once, under both roles' names."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for role, spec in self.specs.items():
+                if spec is not None and spec in self._loaded:
+                    out[role.value] = self._loaded[spec].memory_bytes()
+            shared = (
+                self.specs[Role.COMPLETION] == self.specs[Role.CHAT]
+                and Role.COMPLETION.value in out
+            )
+        if shared:
+            out["total"] = out[Role.COMPLETION.value]
+        else:
+            out["total"] = sum(out.values())
+        return out
+
+    # -- generation -----------------------------------------------------------------------
+    def submit(
+        self,
+        role: Role,
+        build: PromptBuilder,
+        *,
+        on_text: Callable[[str], None] | None = None,
+        group: str | None = None,
+        supersede: bool = False,
+    ) -> JobHandle[Generation]:
+        """Queue a generation. Completions go first; chat work is preemptible and resumes."""
+        job = _GenerationJob(self, role, build, on_text)
+        is_chat = role is Role.CHAT
+        return self.worker.submit(
+            job,
+            priority=Priority.CHAT if is_chat else Priority.COMPLETION,
+            group=group,
+            supersede=supersede,
+            preemptible=is_chat,
+            name=f"{role.value} generation",
+        )
+
+    def close(self) -> None:
+        self.worker.shutdown()
+        with self._lock:
+            for backend in self._loaded.values():
+                backend.close()
+            self._loaded.clear()

@@ -1,0 +1,232 @@
+"""One typed settings object with documented defaults, merged from every source.
+
+Order (later wins): defaults < user `hearth.toml` (config dir) < workspace `hearth.toml`
+< environment (`HEARTH_MODEL`, `HEARTH_CHAT_MODEL`, `HEARTH_BACKEND`) < editor settings
+(initializationOptions, workspace/configuration) < command-line flags.
+Keys may be snake_case or camelCase. A bad value is an error that names the key, the source
+and what is allowed; the LSP layer reports it and keeps the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from hearth._toml import tomllib
+from hearth.errors import ConfigError
+
+CONFIG_FILE = "hearth.toml"
+
+
+def _doc(text: str, **extra: Any) -> dict[str, Any]:
+    return {"doc": text, **extra}
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Completion model: a path to a .gguf/.bin file or a name from `hearth model list`. "
+            "Unset: `HEARTH_MODEL`, else the default registry model (pulled on first use)."
+        ),
+    )
+    chat_model: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Model for Explain and Review (an instruct model). Unset: the completion model. "
+            "The same file is loaded once when both roles use it."
+        ),
+    )
+    backend: str = field(
+        default="auto",
+        metadata=_doc(
+            "`auto` (by file: GGUF -> llama-cpp-python, legacy GGML -> ctransformers), "
+            "`llamacpp` or `ctransformers`.",
+            choices=("auto", "llamacpp", "ctransformers"),
+        ),
+    )
+    model_type: str | None = field(
+        default=None,
+        metadata=_doc(
+            "ctransformers model type for legacy GGML files (starcoder, gpt2, gptj, gpt_neox, "
+            "mpt, replit, falcon, dolly, llama). Unset: guessed from the file name."
+        ),
+    )
+    context_length: int = field(
+        default=4096,
+        metadata=_doc("Context window in tokens (capped at the model's own).", min=64),
+    )
+    threads: int = field(
+        default=0, metadata=_doc("CPU threads for inference; 0 picks the core count.", min=0)
+    )
+    batch_size: int = field(
+        default=512, metadata=_doc("Prompt evaluation batch size in tokens.", min=1)
+    )
+    gpu_layers: int = field(
+        default=0,
+        metadata=_doc("Layers to offload to a GPU (needs a GPU build of the backend).", min=0),
+    )
+    fim_template: str = field(
+        default="auto",
+        metadata=_doc(
+            "FIM template name from prompts/fim (qwen, codegemma, starcoder, codellama, "
+            "deepseek, codestral, prefix-only) or `auto` to detect it from the vocabulary."
+        ),
+    )
+    max_tokens: int = field(
+        default=64, metadata=_doc("Most tokens generated for one completion.", min=1)
+    )
+    time_budget_ms: int = field(
+        default=3000,
+        metadata=_doc("Stop generating a completion after this long (milliseconds).", min=10),
+    )
+    temperature: float = field(
+        default=0.0, metadata=_doc("Sampling temperature for completion; 0 is greedy.", min=0.0)
+    )
+    top_p: float = field(default=0.95, metadata=_doc("Nucleus sampling.", min=0.0, max=1.0))
+    top_k: int = field(default=40, metadata=_doc("Top-k sampling; 0 disables it.", min=0))
+    repeat_penalty: float = field(
+        default=1.0, metadata=_doc("Penalty for repeated tokens; 1.0 is off.", min=0.0)
+    )
+    seed: int = field(default=0, metadata=_doc("Random seed for sampling."))
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def merged(self, overrides: Mapping[str, Any], source: str) -> Settings:
+        """A copy with `overrides` applied and validated; errors name `source`."""
+        values = _validate(overrides, source)
+        return dataclasses.replace(self, **values)
+
+
+def reference_markdown() -> str:
+    """The settings table for README.md (a test fails when the README copy is stale)."""
+    rows = ["| setting | editor key | default | what it does |", "|---|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f.name)
+        default = "unset" if f.default is None else f"`{f.default!r}`".replace("'", '"')
+        rows.append(f"| `{f.name}` | `hearth.{camel}` | {default} | {f.metadata['doc']} |")
+    return "\n".join(rows) + "\n"
+
+
+def _camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _check_type(key: str, value: Any, hint: Any, source: str) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_type(key, value, args[0], source)
+    bad = ConfigError(
+        f"{source}: setting {key!r} must be {getattr(hint, '__name__', hint)}, not {value!r}"
+    )
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    return value
+
+
+def _validate(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
+    hints = get_type_hints(Settings)
+    meta = {f.name: f.metadata for f in dataclasses.fields(Settings)}
+    out: dict[str, Any] = {}
+    for raw_key, value in overrides.items():
+        key = _camel_to_snake(raw_key) if raw_key not in meta else raw_key
+        if key not in meta:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(meta), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see the settings reference"
+            raise ConfigError(f"{source}: unknown setting {raw_key!r}", hint)
+        checked = _check_type(key, value, hints[key], source)
+        m = meta[key]
+        if checked is not None:
+            if "choices" in m and checked not in m["choices"]:
+                raise ConfigError(
+                    f"{source}: setting {key!r} is {checked!r}; allowed: {', '.join(m['choices'])}"
+                )
+            if "min" in m and checked < m["min"]:
+                raise ConfigError(f"{source}: setting {key!r} must be at least {m['min']}")
+            if "max" in m and checked > m["max"]:
+                raise ConfigError(f"{source}: setting {key!r} must be at most {m['max']}")
+        out[key] = checked
+    return out
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    section = data.get("hearth", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [hearth] must be a table")
+    return section
+
+
+def env_overrides(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if env is None else env
+    out: dict[str, Any] = {}
+    for var, key in (
+        ("HEARTH_MODEL", "model"),
+        ("HEARTH_CHAT_MODEL", "chat_model"),
+        ("HEARTH_BACKEND", "backend"),
+    ):
+        if env.get(var):
+            out[key] = env[var]
+    return out
+
+
+def load_settings(
+    workspace: Path | None = None,
+    *,
+    user_config_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    overrides_source: str = "command line",
+) -> Settings:
+    """Settings from every file-and-environment source, then `overrides`."""
+    settings = Settings()
+    if user_config_dir is None:
+        from hearth.paths import config_dir
+
+        user_config_dir = config_dir()
+    candidates = [user_config_dir / CONFIG_FILE]
+    if workspace is not None:
+        candidates.append(workspace / CONFIG_FILE)
+    for path in candidates:
+        if path.is_file():
+            settings = settings.merged(read_toml(path), str(path))
+    settings = settings.merged(env_overrides(env), "environment")
+    if overrides:
+        settings = settings.merged(
+            {k: v for k, v in overrides.items() if v is not None}, overrides_source
+        )
+    return settings
