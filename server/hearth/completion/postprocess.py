@@ -1,0 +1,233 @@
+"""Postprocessing of a raw model completion: each rule a pure function, applied in order.
+
+These are the rules whose absence users of local completion tools complain about most:
+leaked special tokens, duplicated closing brackets, wrong indentation, runaway repetition.
+Every rule takes the text and what it needs of the document, and returns the new text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_LEADING_WS = re.compile(r"^[ \t]*")
+
+
+@dataclass(frozen=True)
+class CursorContext:
+    """What the rules need to know about the document around the cursor."""
+
+    prefix: str  # text before the cursor (at least the current line)
+    suffix: str  # text after the cursor
+    crlf: bool = False  # the document uses CRLF line ends
+    indent_unit: str = "    "  # the document's indentation: "\t" or N spaces
+    multiline: bool = True  # a block may be suggested here (else: the rest of the line)
+
+    @property
+    def line_before(self) -> str:
+        return self.prefix.rpartition("\n")[2]
+
+    @property
+    def line_after(self) -> str:
+        return self.suffix.partition("\n")[0].rstrip("\r")
+
+
+def strip_special_tokens(text: str, specials: Sequence[str]) -> str:
+    """Cut at the first template token that slipped through (everything after is residue)."""
+    cut = len(text)
+    for token in specials:
+        if token:
+            i = text.find(token)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut]
+
+
+def normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def single_line(text: str, ctx: CursorContext) -> str:
+    """Mid-line the suggestion is the rest of the line at most."""
+    if ctx.multiline:
+        return text
+    return text.split("\n", 1)[0]
+
+
+def stop_at_repetition(text: str, max_repeats: int = 2) -> str:
+    """Cut runaway repetition: a non-blank line repeated more than `max_repeats` times in a row."""
+    lines = text.split("\n")
+    run = 1
+    for i in range(1, len(lines)):
+        if lines[i].strip() and lines[i] == lines[i - 1]:
+            run += 1
+            if run > max_repeats:
+                return "\n".join(lines[: i - run + 2])
+        else:
+            run = 1
+    return text
+
+
+def _indent_width(s: str, tab: int = 4) -> int:
+    width = 0
+    for ch in s:
+        if ch == " ":
+            width += 1
+        elif ch == "\t":
+            width += tab - width % tab
+        else:
+            break
+    return width
+
+
+def stop_at_dedent(text: str, ctx: CursorContext) -> str:
+    """A block completion ends where a line dedents below the cursor's block.
+
+    The block's indentation is that of the cursor line (or of the line above when the cursor
+    line is blank so far); code at a lower indentation belongs to the enclosing scope, which
+    the suffix already holds.
+    """
+    if "\n" not in text:
+        return text
+    current = ctx.line_before
+    if current.strip():
+        block = _indent_width(current)
+    else:
+        block = _indent_width(current) if current else 0
+        if not current:
+            prev = ctx.prefix.rstrip("\n").rpartition("\n")[2]
+            block = _indent_width(prev) if prev.strip() else 0
+    lines = text.split("\n")
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if line.strip() and _indent_width(line) < block:
+            return "\n".join(lines[:i]).rstrip(" \t")
+    return text
+
+
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_QUOTES = "\"'`"
+
+
+def _imbalance(line: str) -> int:
+    """How far a line is from balanced brackets and quotes (0 = balanced)."""
+    score = sum(abs(line.count(c) - line.count(o)) for c, o in _CLOSERS.items())
+    return score + sum(line.count(q) % 2 for q in _QUOTES)
+
+
+def _trim_line_overlap(head: str, before: str, after: str) -> str:
+    """Drop closing characters at the end of `head` that `after` already provides."""
+    if not after.strip():
+        return head
+
+    def cost(h: str) -> int:
+        return _imbalance(before + h + after)
+
+    best = head.rstrip()
+    tail = after.strip()
+    if best.endswith(tail) and cost(best[: len(best) - len(tail)]) < cost(best):
+        best = best[: len(best) - len(tail)]
+    while best and (best[-1] in _CLOSERS or best[-1] in _QUOTES) and best[-1] in after:
+        shorter = best[:-1]
+        if cost(shorter) >= cost(best):
+            break
+        best = shorter
+    return best if best != head.rstrip() else head
+
+
+def trim_suffix_overlap(text: str, ctx: CursorContext) -> str:
+    """Drop what the suffix already has: closing characters and whole following lines.
+
+    Covers the classic duplicated `)`/`]`/quote at the end of a suggestion (only when the
+    line would otherwise be unbalanced, so `print(|)` + `f(x)` keeps its own parenthesis)
+    and a multi-line suggestion that runs into the code below the cursor.
+    """
+    first, nl, rest = text.partition("\n")
+    first = _trim_line_overlap(first, ctx.line_before, ctx.line_after)
+    text = first + nl + rest
+    following = [ln.strip() for ln in ctx.suffix.split("\n")[1:] if ln.strip()]
+    if following and nl:
+        target = following[0]
+        lines = text.split("\n")
+        for i in range(1, len(lines)):
+            if lines[i].strip() == target:
+                return "\n".join(lines[:i]).rstrip(" \t\n")
+    return text
+
+
+def match_indentation(text: str, ctx: CursorContext) -> str:
+    """Re-indent continuation lines in the document's style (tabs vs spaces and width)."""
+    if "\n" not in text:
+        return text
+    unit = ctx.indent_unit
+    lines = text.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        lead = _LEADING_WS.match(line)
+        ws = lead.group(0) if lead else ""
+        if not ws:
+            out.append(line)
+            continue
+        if unit == "\t":
+            width = _indent_width(ws)
+            new_ws = "\t" * (width // 4) + " " * (width % 4)
+        else:
+            width = _indent_width(ws, tab=len(unit) or 4)
+            new_ws = " " * width
+        out.append(new_ws + line[len(ws) :])
+    return "\n".join(out)
+
+
+def trim_trailing_whitespace(text: str) -> str:
+    """No trailing blank lines or spaces: the editor would show them as a phantom block."""
+    return "\n".join(ln.rstrip(" \t") for ln in text.split("\n")).rstrip("\n")
+
+
+def drop_whitespace_only(text: str) -> str:
+    return "" if not text.strip() else text
+
+
+def to_document_newlines(text: str, ctx: CursorContext) -> str:
+    return text.replace("\n", "\r\n") if ctx.crlf else text
+
+
+def postprocess(text: str, ctx: CursorContext, specials: Sequence[str] = ()) -> str:
+    """All rules in order; an empty string means "no suggestion here"."""
+    text = strip_special_tokens(text, specials)
+    text = normalize_newlines(text)
+    text = single_line(text, ctx)
+    text = stop_at_repetition(text)
+    text = stop_at_dedent(text, ctx)
+    text = trim_suffix_overlap(text, ctx)
+    text = match_indentation(text, ctx)
+    text = trim_trailing_whitespace(text)
+    text = drop_whitespace_only(text)
+    return to_document_newlines(text, ctx)
+
+
+def detect_indent_unit(text: str) -> str:
+    """The document's indentation: a tab if most indented lines start with one, else the most
+    common step between consecutive indentation widths (2, 4 or 8 spaces)."""
+    tabs = spaces = 0
+    steps: dict[int, int] = {}
+    prev = 0
+    for line in text.split("\n")[:2000]:
+        if not line.strip():
+            continue
+        ws = _LEADING_WS.match(line)
+        lead = ws.group(0) if ws else ""
+        if lead.startswith("\t"):
+            tabs += 1
+        elif lead.startswith(" "):
+            spaces += 1
+        width = len(lead.expandtabs(4))
+        step = abs(width - prev)
+        if step in (2, 4, 8):
+            steps[step] = steps.get(step, 0) + 1
+        prev = width
+    if tabs > spaces:
+        return "\t"
+    if not steps:
+        return "    "
+    return " " * max(steps, key=lambda s: (steps[s], -s))

@@ -1,0 +1,106 @@
+"""Golden cases for each postprocessing rule: document around the cursor, raw model output,
+what the user must see."""
+
+from __future__ import annotations
+
+import pytest
+
+from hearth.completion.postprocess import (
+    CursorContext,
+    detect_indent_unit,
+    postprocess,
+    stop_at_dedent,
+    stop_at_repetition,
+    strip_special_tokens,
+    trim_suffix_overlap,
+)
+
+
+def ctx(prefix: str, suffix: str = "", **kw: object) -> CursorContext:
+    return CursorContext(prefix=prefix, suffix=suffix, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "specials", "want"),
+    [
+        ("x + 1<|endoftext|>junk", ["<|endoftext|>"], "x + 1"),
+        ("x<|fim_pad|><|fim_pad|>", ["<|fim_pad|>", "<|endoftext|>"], "x"),
+        ("a <EOT> b", ["<EOT>"], "a "),
+        ("plain", ["<EOT>"], "plain"),
+    ],
+    ids=["eos", "pad", "codellama-eot", "clean"],
+)
+def test_strip_special_tokens(raw: str, specials: list[str], want: str) -> None:
+    assert strip_special_tokens(raw, specials) == want
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "raw", "want"),
+    [
+        ("print(", ")", "foo(x))", "foo(x)"),
+        ("print(", ")", "foo(x)", "foo(x)"),
+        ("def f(", "):", "a, b):", "a, b"),
+        ('x = "', '"', 'hello"', "hello"),
+        ("items = [", "]", "1, 2, 3]", "1, 2, 3"),
+        ("call(", ")", "a, b", "a, b"),
+    ],
+    ids=["dup-paren", "own-paren-kept", "dup-tail", "dup-quote", "dup-bracket", "no-overlap"],
+)
+def test_trim_suffix_overlap_on_the_line(before: str, after: str, raw: str, want: str) -> None:
+    assert trim_suffix_overlap(raw, ctx(before, after)) == want
+
+
+def test_trim_suffix_overlap_of_following_lines() -> None:
+    c = ctx("def f():\n", "\ndef g():\n    pass\n")
+    assert trim_suffix_overlap("    return 1\n\ndef g():\n    pass", c) == "    return 1"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "raw", "want"),
+    [
+        ("def f():\n    ", "x = 1\n    return x\nprint(f())", "x = 1\n    return x"),
+        ("class A:\n    def f(self):\n        ", "pass\n    def g(self):", "pass"),
+        ("x = ", "1", "1"),
+    ],
+    ids=["dedent-to-module", "dedent-to-class", "single-line"],
+)
+def test_stop_at_dedent(prefix: str, raw: str, want: str) -> None:
+    assert stop_at_dedent(raw, ctx(prefix)) == want
+
+
+def test_stop_at_repetition() -> None:
+    assert stop_at_repetition("a\nb\nb\nb\nb") == "a\nb"
+    assert stop_at_repetition("a\n\n\n\nb") == "a\n\n\n\nb"
+    assert stop_at_repetition("x\ny\nx\ny") == "x\ny\nx\ny"
+
+
+@pytest.mark.parametrize(
+    ("c", "raw", "want"),
+    [
+        (ctx("def f():\n    ", "\n", indent_unit="\t"), "if x:\n        y()", "if x:\n\t\ty()"),
+        (ctx("a = ", "", crlf=True), "b(\n    1)", "b(\r\n    1)"),
+        (ctx("a = ", ""), "  \n\t", ""),
+        (ctx("name = ", "\n", multiline=False), "get_name()\nprint(name)", "get_name()"),
+        (ctx("x = ", ""), "1   \n\n", "1"),
+    ],
+    ids=["tabs", "crlf", "whitespace-only", "single-line-mode", "trailing-blank"],
+)
+def test_postprocess_end_to_end(c: CursorContext, raw: str, want: str) -> None:
+    assert postprocess(raw, c) == want
+
+
+def test_postprocess_keeps_non_ascii() -> None:
+    assert postprocess("'héllo wörld 😀'", ctx("s = ", "\n")) == "'héllo wörld 😀'"
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("def f():\n  if x:\n    y\n", "  "),
+        ("def f():\n\tx\n", "\t"),
+        ("def f():\n    x\n", "    "),
+        ("x = 1\n", "    "),
+    ],
+)
+def test_detect_indent_unit(text: str, want: str) -> None:
+    assert detect_indent_unit(text) == want
