@@ -2,4 +2,6 @@
 
 from hearth.cli import main
 
-raise SystemExit(main())
+# The guard matters: indexing workers are spawned processes that import this module.
+if __name__ == "__main__":
+    raise SystemExit(main())

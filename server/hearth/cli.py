@@ -25,6 +25,7 @@ EPILOG = """\
 examples:
   hearth complete src/app.py:12:5 --model ~/models/qwen2.5-coder-0.5b-q8_0.gguf
   HEARTH_MODEL=model.gguf hearth complete src/app.py:12:5 --json
+  hearth index .
   hearth model list --fits
   hearth doctor
   hearth bench engine --model model.gguf
@@ -77,6 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only the suggestion")
     p.set_defaults(func=cmd_complete)
 
+    p = sub.add_parser(
+        "index",
+        help="index a workspace (symbols, imports, chunks) and print statistics",
+        description="Build or refresh the workspace index that context and review use. "
+        "Only changed files are re-read; secrets and ignored files are never indexed.",
+    )
+    p.add_argument("path", nargs="?", default=".", help="workspace folder (default: .)")
+    p.add_argument("--db", metavar="FILE", help="index database (default: in the cache folder)")
+    p.add_argument("--memory", action="store_true", help="keep the index in memory only")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the language server (stdio; what editors start)",
+        description="Run the Hearth language server over stdio, as editors start it.",
+    )
+    p.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        help="listen on TCP instead, for debugging (loopback addresses only)",
+    )
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("model", help="list, download and inspect models")
     msub = p.add_subparsers(dest="model_command", metavar="ACTION")
     q = msub.add_parser("list", help="the curated model registry")
@@ -119,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_bench_engine)
+    q = bsub.add_parser(
+        "index",
+        help="full index vs raw tree-sitter time, update and query latencies, peak RSS",
+    )
+    q.add_argument("path", help="a source tree to index (it is modified briefly and restored)")
+    q.add_argument("--samples", type=int, default=200, metavar="N", help="queries to time")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=cmd_bench_index)
     q = bsub.add_parser(
         "synth",
         help="write a random-weight model with a real shape and tokenizer, for benchmarks",
@@ -206,6 +239,110 @@ def cmd_complete(args: argparse.Namespace) -> int:
     sys.stdout.write(result.text)
     if not result.text.endswith("\n"):
         sys.stdout.write("\n")
+    return 0
+
+
+def _progress_bar(label: str) -> Callable[[Any], None]:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+    tty = sys.stderr.isatty()
+
+    def show(p: Any) -> None:
+        if not tty:
+            return
+        if p.phase == "scan":
+            sys.stderr.write(f"\r{label}: scanning... {p.done} files to read")
+        elif p.phase == "parse" and p.total:
+            width = 30
+            filled = int(width * p.done / p.total)
+            bar = "#" * filled + "-" * (width - filled)
+            sys.stderr.write(f"\r{label}: [{bar}] {p.done}/{p.total} files")
+        elif p.phase == "done":
+            sys.stderr.write("\r" + " " * 70 + "\r")
+        sys.stderr.flush()
+
+    return show
+
+
+def _peak_rss_mb() -> tuple[float, float]:
+    import resource
+
+    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return self_kb / 1024, child_kb / 1024
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from hearth.errors import UsageError
+    from hearth.index.workspace import open_index
+
+    root = Path(args.path).expanduser()
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder", "pass the workspace folder to index")
+    settings = _settings(args)
+    indexer = open_index(
+        root, settings, in_memory=args.memory, db=Path(args.db) if args.db else None
+    )
+    if indexer.store.warning:
+        _note(args, f"hearth: warning: {indexer.store.warning}")
+    stats = indexer.index_all(progress=None if args.json else _progress_bar("indexing"))
+    info: dict[str, Any] = indexer.store.stats()
+    rss, child = _peak_rss_mb()
+    if args.json:
+        out = {
+            "stats": stats.as_json(),
+            "index": info,
+            "peak_rss_mb": round(rss, 1),
+            "peak_worker_rss_mb": round(child, 1) if child else None,
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    by_lang = ", ".join(f"{lang} {n}" for lang, n in info["files_by_language"].items())
+    print(f"indexed {root.resolve()} in {stats.seconds:.2f} s")
+    print(f"  files       {info['files']} ({by_lang or 'none'})")
+    print(
+        f"  this run    {stats.indexed} read, {stats.unchanged} unchanged, "
+        f"{stats.removed} removed, {stats.errors} with parse errors"
+    )
+    print(
+        f"  symbols     {info['definitions']} definitions, {info['imports']} imports, "
+        f"{info['chunks']} chunks"
+    )
+    print(f"  database    {info['database']} ({info['database_bytes'] / 1e6:.1f} MB)")
+    if stats.skipped:
+        print("  skipped     " + ", ".join(f"{n} {why}" for why, n in stats.skipped.most_common()))
+        for why, examples in stats.skipped_examples.items():
+            if why not in ("extension", "excluded-dir"):
+                print(f"              {why}: {', '.join(examples)}")
+    print(f"  peak memory {rss:.0f} MB")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hearth.errors import UsageError
+    from hearth.lsp.server import create_server
+
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
+        if host not in ("127.0.0.1", "localhost", "::1") or not port.isdigit():
+            raise UsageError(
+                f"--tcp {args.tcp}: Hearth listens on loopback only",
+                "use 127.0.0.1:PORT (or [::1]:PORT)",
+            )
+        server.start_tcp(host, int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def cmd_bench_index(args: argparse.Namespace) -> int:
+    from hearth.bench.index_bench import format_index_report, run_index_bench
+
+    report = run_index_bench(
+        Path(args.path), samples=args.samples, progress=lambda m: _note(args, f"hearth bench: {m}")
+    )
+    print(json.dumps(report, indent=2) if args.json else format_index_report(report))
     return 0
 
 

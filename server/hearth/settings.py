@@ -96,6 +96,31 @@ class Settings:
         default=1.0, metadata=_doc("Penalty for repeated tokens; 1.0 is off.", min=0.0)
     )
     seed: int = field(default=0, metadata=_doc("Random seed for sampling."))
+    index_max_file_bytes: int = field(
+        default=1_000_000,
+        metadata=_doc("Files larger than this are not indexed (bytes).", min=1024),
+    )
+    index_exclude: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Extra gitignore-style patterns never indexed (on top of .gitignore, .hearthignore "
+            "and the default exclusions: .git, node_modules, .venv, vendor, target, dist, build)."
+        ),
+    )
+    index_secret_patterns: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Extra patterns of secret files, never indexed and never put in a prompt (on top of "
+            "the built-in list: .env*, *.pem, *.key, id_rsa*, *.p12, credentials, ...)."
+        ),
+    )
+    index_dir: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Where the index database lives. Unset: a per-workspace folder under the user cache "
+            "folder (never inside the repository)."
+        ),
+    )
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -112,7 +137,8 @@ def reference_markdown() -> str:
     rows = ["| setting | editor key | default | what it does |", "|---|---|---|---|"]
     for f in dataclasses.fields(Settings):
         camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), f.name)
-        default = "unset" if f.default is None else f"`{f.default!r}`".replace("'", '"')
+        value = list(f.default) if isinstance(f.default, tuple) else f.default
+        default = "unset" if value is None else f"`{value!r}`".replace("'", '"')
         rows.append(f"| `{f.name}` | `hearth.{camel}` | {default} | {f.metadata['doc']} |")
     return "\n".join(rows) + "\n"
 
@@ -147,6 +173,11 @@ def _check_type(key: str, value: Any, hint: Any, source: str) -> Any:
         if not isinstance(value, str):
             raise bad
         return value
+    if origin is tuple:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise ConfigError(f"{source}: setting {key!r} must be a list of strings, not {value!r}")
+        return tuple(items)
     return value
 
 

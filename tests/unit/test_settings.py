@@ -31,8 +31,12 @@ def test_defaults() -> None:
     assert s.top_k == 40
     assert s.repeat_penalty == 1.0
     assert s.seed == 0
+    assert s.index_max_file_bytes == 1_000_000
+    assert s.index_exclude == ()
+    assert s.index_secret_patterns == ()
+    assert s.index_dir is None
     assert Settings.keys()[0] == "model"
-    assert len(Settings.keys()) == 16
+    assert len(Settings.keys()) == 20
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The workspace index: tree-sitter symbols, imports and chunks in SQLite, kept fresh."""

@@ -1,0 +1,1 @@
+"""The language server: wiring (server.py) and one module per feature."""
