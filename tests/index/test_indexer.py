@@ -134,3 +134,13 @@ def test_go_mod_change_re_resolves_imports(ws: Path, tmp_path: Path) -> None:
     indexer.update_paths([go_mod])
     resolved = dict((i.spec, t) for i, t in indexer.resolved_imports("go/main.go"))
     assert resolved["example.com/geo/geom"] == []
+
+
+def test_fifty_thousand_line_file_is_indexed(ws: Path, tmp_path: Path) -> None:
+    body = "".join(f"def generated_{i}(x):\n    return x + {i}\n\n" for i in range(16_667))
+    (ws / "py" / "huge.py").write_text(body)
+    assert body.count("\n") >= 50_000
+    indexer = Indexer(ws, IndexStore(None))
+    indexer.index_all()
+    assert indexer.store.definitions("generated_16666")
+    assert len(indexer.store.symbols_of("py/huge.py")) == 16_667

@@ -163,3 +163,20 @@ def test_readers_on_other_threads_see_committed_data(tmp_path: Path) -> None:
     t.join()
     assert found == [1]
     store.close()
+
+
+def test_locked_database_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
+    db = tmp_path / "i.sqlite3"
+    IndexStore(db).close()
+    holder = sqlite3.connect(db)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        store = IndexStore(db)
+        assert store.warning and "rebuilding" in store.warning
+        _put(store, "a.py", _shapes())
+        assert store.definitions("Circle")
+        store.close()
+    finally:
+        holder.rollback()
+        holder.close()
