@@ -26,6 +26,9 @@ examples:
   hearth complete src/app.py:12:5 --model ~/models/qwen2.5-coder-0.5b-q8_0.gguf
   HEARTH_MODEL=model.gguf hearth complete src/app.py:12:5 --json
   hearth index .
+  hearth explain src/app.py:10-24
+  hearth review src/app.py --format sarif --fail-on error
+  hearth review --diff HEAD~1
   hearth model list --fits
   hearth doctor
   hearth bench engine --model model.gguf
@@ -78,6 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print only the suggestion")
     p.set_defaults(func=cmd_complete)
 
+    # -- hearth context (context engine) --
+    p = sub.add_parser(
+        "context",
+        help="show exactly what the model would see for a completion at FILE:LINE:COL",
+        description="Build the completion prompt at a 1-based position and print each part "
+        "(source, path, line range, tokens). Nothing is generated; only the model's "
+        "vocabulary is read (estimated counts when no model is configured).",
+    )
+    p.add_argument("position", metavar="FILE:LINE:COL", help="1-based line and column")
+    p.add_argument("--budget", type=int, metavar="N", help="context budget in tokens")
+    p.add_argument("--model", metavar="PATH|NAME", help="model whose tokenizer counts tokens")
+    p.add_argument("--template", metavar="NAME", help="FIM template (default: detected)")
+    p.add_argument("--context-length", type=int, metavar="N", help="context window in tokens")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="tokens kept for the answer")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--prompt", action="store_true", help="print only the prompt text")
+    p.set_defaults(func=cmd_context)
+
     p = sub.add_parser(
         "index",
         help="index a workspace (symbols, imports, chunks) and print statistics",
@@ -102,6 +123,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
+    # -- Explain and Review (hearth.assist) --
+    p = sub.add_parser(
+        "explain",
+        help="explain code in FILE[:START-END] with the chat model (markdown, streamed)",
+        description="Explain a file or a line range of it; the markdown streams as it is written.",
+    )
+    p.add_argument("target", metavar="FILE[:START-END]", help="1-based, inclusive line range")
+    _add_model_flags(p)
+    p.add_argument("--max-tokens", type=int, metavar="N", help="most tokens to generate")
+    p.set_defaults(func=cmd_explain)
+    p = sub.add_parser(
+        "review",
+        help="review files or changed hunks; text, JSON or SARIF; an exit code for CI",
+        description="Review code with the chat model. Findings are validated against the "
+        "reviewed lines; unusable model output is reported, never turned into findings.",
+    )
+    p.add_argument("targets", nargs="*", metavar="FILE[:START-END]", help="files to review")
+    p.add_argument(
+        "--diff",
+        nargs="?",
+        const="HEAD",
+        metavar="REV",
+        help="review only the hunks changed since REV (default HEAD: uncommitted changes)",
+    )
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info", "hint", "never"),
+        default="never",
+        metavar="SEVERITY",
+        help="exit 1 when a finding is this severe or worse (error, warning, info, hint; "
+        "default never)",
+    )
+    _add_model_flags(p)
+    p.add_argument("--max-tokens", type=int, metavar="N", help="most tokens per review")
+    p.set_defaults(func=cmd_review)
+
     p = sub.add_parser("model", help="list, download and inspect models")
     msub = p.add_subparsers(dest="model_command", metavar="ACTION")
     q = msub.add_parser("list", help="the curated model registry")
@@ -116,6 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_model_info)
     p.set_defaults(func=lambda _a: _subhelp(p))
+
+    p = sub.add_parser(
+        "stats",
+        help="local completion statistics: acceptance rate and latency percentiles",
+        description="Acceptance rate and latency percentiles of inline completion, from the "
+        "local statistics file (kept on this machine only; never sent anywhere).",
+    )
+    p.add_argument("--days", type=float, metavar="N", help="only the last N days")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--reset", action="store_true", help="delete the statistics")
+    p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
         "doctor",
@@ -152,6 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--samples", type=int, default=200, metavar="N", help="queries to time")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_bench_index)
+    # -- completion latency and stats (hearth.completion) --
+    q = bsub.add_parser(
+        "latency",
+        help="replay typing a file through `hearth serve`: cold/warm/typed-ahead latency",
+        description="Types FILE character by character through a real `hearth serve` over "
+        "stdio and reports latency percentiles (cold, warm, typed-ahead), the cache hit rate, "
+        "prompt tokens evaluated per request and the warm p50 ratio to raw decoding.",
+    )
+    q.add_argument("file", help="a source file to type")
+    q.add_argument("--model", required=True, metavar="PATH", help="model file")
+    q.add_argument("--backend", choices=("llamacpp", "ctransformers"), default="llamacpp")
+    q.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: auto)")
+    q.add_argument("--jumps", type=int, default=3, metavar="N", help="cursor positions")
+    q.add_argument("--chars", type=int, default=16, metavar="N", help="characters per position")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=cmd_bench_latency)
     q = bsub.add_parser(
         "synth",
         help="write a random-weight model with a real shape and tokenizer, for benchmarks",
@@ -161,6 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--shape", default="qwen2.5-coder-0.5b", help="model shape")
     q.add_argument("--quant", default="q4_0", help="q4_0, q8_0, f16 or none")
     q.set_defaults(func=cmd_bench_synth)
+    # -- hearth bench context (context engine) --
+    q = bsub.add_parser(
+        "context",
+        help="definition recall of the context vs a local+similar baseline; tokens per keystroke",
+    )
+    q.add_argument("repo", help="a source tree (indexed in memory)")
+    q.add_argument("--vocab", metavar="GGUF", help="vocab-only GGUF to count tokens with")
+    q.add_argument("--template", default="qwen", help="FIM template for the layout")
+    q.add_argument("--points", type=int, default=150, metavar="N", help="completion points")
+    q.add_argument(
+        "--time-box-ms", type=float, metavar="MS", help="deadline per build (default 15; 0: none)"
+    )
+    q.add_argument(
+        "--raw-targets", action="store_true", help="ground truth: every word of the hidden text"
+    )
+    q.add_argument("--file", metavar="RELPATH", help="file to type through (default: largest)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=cmd_bench_context)
     p.set_defaults(func=lambda _a: _subhelp(p))
     return parser
 
@@ -208,12 +311,20 @@ def cmd_complete(args: argparse.Namespace) -> int:
     prefix, suffix = split_at(text, pos.line, pos.column)
     settings = _settings(args)
     spec = completion_spec(settings, progress=not args.quiet)
+    from hearth.context.budget import Shares
+    from hearth.context.builder import ContextEngine
+    from hearth.context.workspace import open_workspace
+
+    indexer, relpath = open_workspace(pos.path, settings)
     engine = Engine(spec, fim_template=settings.fim_template)
     try:
         result = complete_text(
             engine,
             prefix,
             suffix,
+            context=ContextEngine(indexer, shares=Shares.from_settings(settings)),
+            relpath=relpath,
+            budget_tokens=settings.context_budget_tokens,
             max_tokens=settings.max_tokens,
             time_budget_s=settings.time_budget_ms / 1000,
             sampling=SamplingParams(
@@ -239,6 +350,44 @@ def cmd_complete(args: argparse.Namespace) -> int:
     sys.stdout.write(result.text)
     if not result.text.endswith("\n"):
         sys.stdout.write("\n")
+    return 0
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    from hearth.completion.oneshot import parse_position, read_source, split_at
+    from hearth.context.budget import Shares
+    from hearth.context.builder import ContextEngine, DocumentView
+    from hearth.context.describe import counter_for, format_text, payload, pick_template
+    from hearth.context.workspace import open_workspace
+    from hearth.engine.templates import load_templates
+
+    pos = parse_position(args.position)
+    text = read_source(pos.path)
+    prefix, _suffix = split_at(text, pos.line, pos.column)
+    settings = _settings(args)
+    counter = counter_for(settings)
+    if args.template:
+        counter.template = pick_template(counter.tokenizer, args.template, load_templates())
+    indexer, relpath = open_workspace(pos.path, settings)
+    engine = ContextEngine(indexer, shares=Shares.from_settings(settings))
+    line = prefix.count("\n")
+    doc = DocumentView(text, line, len(prefix) - (prefix.rfind("\n") + 1), relpath)
+    ctx = engine.build(
+        counter.tokenizer,
+        counter.template,
+        doc,
+        budget_tokens=args.budget or settings.context_budget_tokens,
+        max_tokens=settings.max_tokens,
+    )
+    if args.json:
+        out = payload(ctx, counter.note)
+        out["template"] = counter.template.name
+        out["model"] = counter.model
+        print(json.dumps(out, indent=2))
+    elif args.prompt:
+        sys.stdout.write(ctx.prompt_text)
+    else:
+        sys.stdout.write(format_text(ctx, counter.note))
     return 0
 
 
@@ -420,6 +569,56 @@ def cmd_bench_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_context(args: argparse.Namespace) -> int:
+    from hearth.bench.context_bench import format_context_report, run_context_bench
+    from hearth.context.builder import DEFAULT_TIME_BOX_MS
+
+    report = run_context_bench(
+        Path(args.repo),
+        vocab=Path(args.vocab) if args.vocab else None,
+        template_name=args.template,
+        points=args.points,
+        time_box_ms=DEFAULT_TIME_BOX_MS if args.time_box_ms is None else args.time_box_ms,
+        raw_targets=args.raw_targets,
+        keystroke_file=args.file,
+        progress=lambda m: _note(args, f"hearth bench: {m}"),
+    )
+    print(json.dumps(report, indent=2) if args.json else format_context_report(report))
+    return 0
+
+
+def cmd_bench_latency(args: argparse.Namespace) -> int:
+    from hearth.bench.latency_bench import format_latency_report, run_latency_bench
+
+    report = run_latency_bench(
+        Path(args.model),
+        Path(args.file),
+        backend=args.backend,
+        threads=args.threads,
+        jumps=args.jumps,
+        chars=args.chars,
+        progress=lambda m: _note(args, f"hearth bench: {m}"),
+    )
+    print(json.dumps(report, indent=2) if args.json else format_latency_report(report))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    import time
+
+    from hearth.completion.stats import StatsStore, format_summary, summarize
+
+    store = StatsStore()
+    if args.reset:
+        store.path.unlink(missing_ok=True)
+        print(f"removed {store.path}")
+        return 0
+    since = time.time() - args.days * 86400 if args.days else None
+    summary = summarize(store.read(since))
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary, store.path))
+    return 0
+
+
 def cmd_bench_synth(args: argparse.Namespace) -> int:
     from hearth.bench import synth
 
@@ -433,6 +632,100 @@ def cmd_bench_synth(args: argparse.Namespace) -> int:
         synth.write_from_vocab(out, Path(args.vocab), shape=args.shape)
     print(out)
     return 0
+
+
+# -- Explain and Review (hearth.assist) -------------------------------------------------------
+def _assist_engine(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The chat-role engine and the assist options from settings and flags."""
+    from hearth.assist.assistant import AssistOptions
+    from hearth.engine.catalog import load_options, model_for
+    from hearth.engine.service import Engine, ModelSpec
+
+    settings = _settings(args)
+    if args.model:
+        settings = settings.merged({"chat_model": args.model}, "command line")
+    if args.max_tokens:
+        settings = settings.merged({"chat_max_tokens": args.max_tokens}, "command line")
+    spec = ModelSpec(model_for(settings, "chat"), settings.backend, load_options(settings))
+    return Engine(None, spec), AssistOptions.from_settings(settings)
+
+
+def _read_target(spec: str) -> tuple[Any, str, Any]:
+    from hearth.assist.selection import select_lines
+    from hearth.assist.targets import parse_target
+    from hearth.completion.oneshot import read_source
+    from hearth.index.languages import language_for_path
+
+    target = parse_target(spec)
+    text = read_source(target.path)
+    n = len(text.split("\n"))
+    start = (target.start or 1) - 1
+    end = (target.end or n) - 1
+    if start >= n:
+        from hearth.errors import PositionError
+
+        raise PositionError(f"line {start + 1} is outside {target.path} (it has {n} lines)")
+    sel = select_lines(text, str(target.path), language_for_path(str(target.path)), start, end)
+    return target, text, sel
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from hearth.assist.assistant import Kind, start, stop_note
+
+    _, _, sel = _read_target(args.target)
+    engine, options = _assist_engine(args)
+    try:
+
+        def show(chunk: str) -> None:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+
+        job = start(engine, Kind.EXPLAIN, sel, options, on_text=show)
+        gen = job.result()
+    finally:
+        engine.close()
+    ending = stop_note(gen)
+    sys.stdout.write(f"\n\n{ending}\n" if ending else "\n")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from hearth.assist.assistant import Kind, review_result, start
+    from hearth.assist.report import format_text, should_fail
+    from hearth.assist.sarif import FileReview, to_sarif
+    from hearth.assist.targets import diff_targets
+    from hearth.errors import UsageError
+
+    specs = list(args.targets)
+    if args.diff:
+        for t in diff_targets(args.diff):
+            specs.append(f"{t.path}:{t.start}-{t.end}")
+        if not specs:
+            _note(args, f"hearth: no changed lines since {args.diff}")
+    elif not specs:
+        raise UsageError("nothing to review", "pass FILE[:START-END] arguments or --diff [REV]")
+    reviews: list[FileReview] = []
+    if specs:
+        engine, options = _assist_engine(args)
+        try:
+            for spec in specs:
+                _, text, sel = _read_target(spec)
+                if args.format == "text":
+                    _note(
+                        args,
+                        f"hearth: reviewing {sel.path}:{sel.start_line + 1}-{sel.end_line + 1}",
+                    )
+                job = start(engine, Kind.REVIEW, sel, options)
+                reviews.append(FileReview(sel.path, text, review_result(job, job.result())))
+        finally:
+            engine.close()
+    if args.format == "sarif":
+        print(json.dumps(to_sarif(reviews), indent=2))
+    elif args.format == "json":
+        print(json.dumps([r.result.as_json(r.path) for r in reviews], indent=2))
+    elif reviews:
+        print(format_text(reviews))
+    return 1 if should_fail(reviews, args.fail_on) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -104,9 +104,38 @@ def _backend_checks(report: Report) -> None:
     ):
         try:
             module._import()
-            report.add(f"backend {name}", OK, f"{pkg} {module.library_version()}")
+            detail = f"{pkg} {module.library_version()}"
+            report.add(f"backend {name}", OK, f"{detail} ({_bundled_ggml(name)})")
         except HearthError as exc:
             report.add(f"backend {name}", WARN, exc.message, exc.hint)
+
+
+def _bundled_ggml(backend: str) -> str:
+    """Which llama.cpp/ggml a backend carries: model files are untrusted input, and GGUF
+    parser fixes (CVE-2024-21802/21825/21836/23496/23605, CVE-2025-53630...) live there."""
+    if backend == "ctransformers":
+        return (
+            "bundles a 2023 ggml without the GGUF parser fixes; Hearth validates every "
+            "GGUF header before it loads a file"
+        )
+    import ctypes
+    from pathlib import Path
+
+    try:
+        import llama_cpp
+
+        libs = sorted((Path(llama_cpp.__file__).parent / "lib").glob("*ggml-base*"))
+        ggml = ctypes.CDLL(str(libs[0]))
+        version, commit = ggml.ggml_version, ggml.ggml_commit
+        version.restype = commit.restype = ctypes.c_char_p
+        return f"bundled ggml {version().decode()}, commit {commit().decode()}"
+    except Exception:  # an unusual build: report what the Python binding says
+        try:
+            from llama_cpp import llama_cpp as binding
+
+            return f"bundled llama.cpp {binding.llama_version().decode()}"
+        except Exception:
+            return "bundled llama.cpp version unknown"
 
 
 def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:

@@ -85,7 +85,11 @@ class Settings:
     )
     time_budget_ms: int = field(
         default=3000,
-        metadata=_doc("Stop generating a completion after this long (milliseconds).", min=10),
+        metadata=_doc(
+            "Time for generating a completion (milliseconds, after the prompt is read); once "
+            "spent, the current line is finished, never past twice this.",
+            min=10,
+        ),
     )
     temperature: float = field(
         default=0.0, metadata=_doc("Sampling temperature for completion; 0 is greedy.", min=0.0)
@@ -119,6 +123,124 @@ class Settings:
         metadata=_doc(
             "Where the index database lives. Unset: a per-workspace folder under the user cache "
             "folder (never inside the repository)."
+        ),
+    )
+    # -- Context engine (hearth.context) --
+    context_share_definitions: float = field(
+        default=0.35,
+        metadata=_doc(
+            "Share of the context budget for definitions of the names used near the cursor "
+            "and imported by the file (the rest goes to the code around the cursor).",
+            min=0.0,
+            max=0.8,
+        ),
+    )
+    context_share_similar: float = field(
+        default=0.15,
+        metadata=_doc(
+            "Share of the context budget for code similar to the cursor's, from recently "
+            "opened files and the index.",
+            min=0.0,
+            max=0.8,
+        ),
+    )
+    context_share_recent_edits: float = field(
+        default=0.05,
+        metadata=_doc(
+            "Share of the context budget for recent edits in other files.", min=0.0, max=0.8
+        ),
+    )
+    # -- Explain and Review (hearth.assist) --
+    chat_template: str = field(
+        default="auto",
+        metadata=_doc(
+            "Chat format for Explain and Review: `auto` (the model's own template from its "
+            "metadata, else a family chosen from its vocabulary), `gguf` (the model's own "
+            "only), or a family from prompts/chat: `chatml`, `llama2`, `alpaca`."
+        ),
+    )
+    chat_max_tokens: int = field(
+        default=768,
+        metadata=_doc("Most tokens generated for one explanation or review.", min=16),
+    )
+    chat_time_budget_ms: int = field(
+        default=120_000,
+        metadata=_doc(
+            "Stop generating an explanation or review after this long (milliseconds).", min=100
+        ),
+    )
+
+    # -- Inline completion (hearth.completion, lsp/completion_feature.py) --
+    completion_enabled: bool = field(
+        default=True, metadata=_doc("Inline completion (ghost text) while typing.")
+    )
+    completion_disabled_languages: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "Editor language ids (e.g. `markdown`, `plaintext`) where inline completion is off."
+        ),
+    )
+    multiline: str = field(
+        default="auto",
+        metadata=_doc(
+            "Suggestion shape: `auto` (a block on an empty line or after a block opener, the rest "
+            "of the line elsewhere, decided from the syntax at the cursor), `always` or `never`.",
+            choices=("auto", "always", "never"),
+        ),
+    )
+    debounce_ms: int | None = field(
+        default=None,
+        metadata=_doc(
+            "Wait this long after a keystroke before asking the model (milliseconds). Unset: "
+            "adaptive, from your typing rhythm (10-150 ms); 0 disables it.",
+            min=0,
+        ),
+    )
+    complete_in_comments: bool = field(
+        default=False, metadata=_doc("Suggest while the cursor is inside a comment.")
+    )
+    complete_in_strings: bool = field(
+        default=False, metadata=_doc("Suggest while the cursor is inside a string literal.")
+    )
+    completion_fallback: str = field(
+        default="auto",
+        metadata=_doc(
+            "Offer the suggestion as a `textDocument/completion` item too: `auto` (only for "
+            "editors without inline completion), `on` or `off`.",
+            choices=("auto", "on", "off"),
+        ),
+    )
+    context_budget_tokens: int = field(
+        default=1536,
+        metadata=_doc(
+            "Most prompt tokens for one completion (cursor window plus workspace context). "
+            "Smaller is faster on a CPU.",
+            min=64,
+        ),
+    )
+    explicit_candidates: int = field(
+        default=3,
+        metadata=_doc("Suggestions offered when completion is asked for explicitly.", min=1, max=5),
+    )
+    speculative: bool = field(
+        default=True,
+        metadata=_doc(
+            "After a suggestion is shown, compute the next one as if it were accepted, so "
+            "accepting and going on is instant."
+        ),
+    )
+    warmup: bool = field(
+        default=True,
+        metadata=_doc(
+            "While you read or pause, evaluate the prompt for the cursor without generating, "
+            "so the next suggestion there starts warm."
+        ),
+    )
+    completion_stats: bool = field(
+        default=True,
+        metadata=_doc(
+            "Keep acceptance and latency statistics for `hearth stats` in the cache folder "
+            "(local only, no code; nothing is ever sent)."
         ),
     )
 

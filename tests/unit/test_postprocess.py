@@ -7,6 +7,7 @@ import pytest
 
 from hearth.completion.postprocess import (
     CursorContext,
+    cut_at_undecodable,
     detect_indent_unit,
     postprocess,
     stop_at_dedent,
@@ -104,3 +105,9 @@ def test_postprocess_keeps_non_ascii() -> None:
 )
 def test_detect_indent_unit(text: str, want: str) -> None:
     assert detect_indent_unit(text) == want
+
+
+def test_cut_at_undecodable_bytes() -> None:
+    assert cut_at_undecodable("total = 0\ufffdclas\ufffd") == "total = 0"
+    assert cut_at_undecodable("plain") == "plain"
+    assert postprocess("\ufffdclasd", ctx("x = ")) == ""

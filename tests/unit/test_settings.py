@@ -36,7 +36,7 @@ def test_defaults() -> None:
     assert s.index_secret_patterns == ()
     assert s.index_dir is None
     assert Settings.keys()[0] == "model"
-    assert len(Settings.keys()) == 20
+    assert len(Settings.keys()) == 38
 
 
 @pytest.mark.parametrize(

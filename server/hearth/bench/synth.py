@@ -32,6 +32,7 @@ __all__ = [
     "ModelShape",
     "main",
     "quantize",
+    "qwen_bpe_tokens",
     "write_from_vocab",
     "write_ggml_starcoder",
     "write_llama_spm",
@@ -282,8 +283,12 @@ def _write_decoder_gguf(
     seed: int,
     wdtype: np.dtype[Any],
     add_tokenizer: Callable[[gguf.GGUFWriter], None],
+    weights: Callable[[str, tuple[int, ...]], npt.NDArray[Any] | None] | None = None,
 ) -> Path:
-    """Write hparams, tokenizer and random weights, streaming one tensor at a time."""
+    """Write hparams, tokenizer and weights, streaming one tensor at a time.
+
+    Weights are random unless `weights(name, shape)` returns an array for that tensor.
+    """
     _check_shape(shape)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -311,7 +316,8 @@ def _write_decoder_gguf(
         w.write_kv_data_to_file()
         w.write_ti_data_to_file()
         for t in tensors:
-            w.write_tensor_data(_fill(rng, t))
+            fixed = weights(t.name, t.shape) if weights is not None else None
+            w.write_tensor_data(_fill(rng, t) if fixed is None else fixed.astype(t.dtype))
     finally:
         w.close()
     return path
@@ -505,6 +511,8 @@ def write_qwen_bpe(
     n_ff: int = 128,
     n_ctx: int = 512,
     seed: int = 0,
+    weights: Callable[[str, tuple[int, ...]], npt.NDArray[Any] | None] | None = None,
+    name: str = "hearth-test-qwen-bpe",
 ) -> Path:
     """Write an F32 qwen2 GGUF with a byte-level BPE vocab and Qwen's special tokens.
 
@@ -514,7 +522,7 @@ def write_qwen_bpe(
     shape = ModelShape("qwen2", n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, rope_freq_base=1e6)
     tokens, merges = _bpe_vocab()
     types = [_NORMAL] * len(tokens) + [_CONTROL] * len(_QWEN_SPECIALS)
-    tokens = tokens + _QWEN_SPECIALS
+    tokens = qwen_bpe_tokens()
     eos = tokens.index("<|endoftext|>")
 
     def add_tokenizer(w: gguf.GGUFWriter) -> None:
@@ -535,11 +543,17 @@ def write_qwen_bpe(
         path,
         shape,
         len(tokens),
-        name="hearth-test-qwen-bpe",
+        name=name,
         seed=seed,
         wdtype=_F32,
         add_tokenizer=add_tokenizer,
+        weights=weights,
     )
+
+
+def qwen_bpe_tokens() -> list[str]:
+    """The token strings of `write_qwen_bpe`'s vocab, by id (byte-level BPE spelling)."""
+    return _bpe_vocab()[0] + _QWEN_SPECIALS
 
 
 def write_ggml_starcoder(

@@ -1,7 +1,7 @@
 """One completion at a position in a file, as `hearth complete FILE:LINE:COL` runs it.
 
-The window around the cursor is line-aligned and bounded; the full context engine (cross-file
-snippets, budgets by source) replaces `cursor_window` later without changing this flow.
+The prompt comes from the context engine (`hearth.context`): the same parts, budget and layout
+as in the editor, with the workspace index when the file lies in a workspace.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hearth.completion.fim import fim_prompt_tokens, fim_stops
+from hearth.completion.fim import fim_stops
+from hearth.context.builder import ContextEngine, DocumentView
 from hearth.engine.backend import Backend, SamplingParams
 from hearth.engine.generate import Generation, GenerationRequest
 from hearth.engine.service import Engine, Role
-from hearth.errors import ContextOverflowError, InputFileError, PositionError, UsageError
+from hearth.errors import InputFileError, PositionError, UsageError
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 PREFIX_CHARS = 6000
@@ -133,33 +134,29 @@ def complete_text(
     max_tokens: int = 64,
     time_budget_s: float | None = None,
     sampling: SamplingParams | None = None,
+    context: ContextEngine | None = None,
+    relpath: str | None = None,
+    budget_tokens: int = 1536,
 ) -> CompletionResult:
-    """Complete between `prefix` and `suffix` with the engine's completion model."""
+    """Complete between `prefix` and `suffix` with the engine's completion model.
+
+    `context` (with the workspace index) and `relpath` (the file's workspace path) add
+    cross-file context; without them the prompt holds the local windows only."""
     t0 = time.perf_counter()
     backend = engine.load(Role.COMPLETION).result()
     t_load = time.perf_counter() - t0
     template = engine.fim_template(backend)
-    prefix, suffix = cursor_window(prefix, suffix, PREFIX_CHARS, SUFFIX_CHARS)
+    context = context or ContextEngine(None)
+    doc = DocumentView(
+        prefix + suffix,
+        prefix.count("\n"),
+        len(prefix) - (prefix.rfind("\n") + 1),
+        relpath,
+    )
 
     def build(b: Backend) -> tuple[list[int], GenerationRequest]:
-        if max_tokens >= b.n_ctx:
-            raise ContextOverflowError(
-                f"max_tokens ({max_tokens}) leaves no room for the prompt in a context of "
-                f"{b.n_ctx} tokens",
-                "lower max_tokens or raise context_length",
-            )
         stops, stop_ids = fim_stops(b, template)
-        pre, suf = prefix, suffix
-        tokens = fim_prompt_tokens(b, template, pre, suf)
-        # Shrink the window until the prompt leaves room for the answer.
-        while len(tokens) + max_tokens >= b.n_ctx and len(pre) > 64:
-            pre, suf = cursor_window(pre, suf, len(pre) // 2, len(suf) // 2)
-            tokens = fim_prompt_tokens(b, template, pre, suf)
-        if len(tokens) >= b.n_ctx:
-            raise ContextOverflowError(
-                f"the prompt needs {len(tokens)} tokens; the context holds {b.n_ctx}",
-                "raise context_length in the settings",
-            )
+        ctx = context.build(b, template, doc, budget_tokens=budget_tokens, max_tokens=max_tokens)
         request = GenerationRequest(
             max_tokens=max_tokens,
             stop=stops,
@@ -167,7 +164,7 @@ def complete_text(
             time_budget_s=time_budget_s,
             sampling=sampling or SamplingParams(),
         )
-        return tokens, request
+        return ctx.tokens, request
 
     gen = engine.submit(Role.COMPLETION, build).result()
     return CompletionResult(

@@ -44,6 +44,12 @@ def strip_special_tokens(text: str, specials: Sequence[str]) -> str:
     return text[:cut]
 
 
+def cut_at_undecodable(text: str) -> str:
+    """End the suggestion before the first U+FFFD: the model produced bytes that are not
+    UTF-8, and nothing it wrote after them can be trusted to be text the user wants."""
+    return text.partition("\ufffd")[0]
+
+
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -195,6 +201,7 @@ def to_document_newlines(text: str, ctx: CursorContext) -> str:
 def postprocess(text: str, ctx: CursorContext, specials: Sequence[str] = ()) -> str:
     """All rules in order; an empty string means "no suggestion here"."""
     text = strip_special_tokens(text, specials)
+    text = cut_at_undecodable(text)
     text = normalize_newlines(text)
     text = single_line(text, ctx)
     text = stop_at_repetition(text)

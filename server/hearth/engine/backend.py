@@ -49,6 +49,9 @@ class SamplingParams:
     repeat_penalty: float = 1.0
     repeat_last_n: int = 64
     seed: int = 0
+    # GBNF grammar constraining the output; backends without grammar support ignore it
+    # (the caller then asks for the format in the prompt and validates what comes back).
+    grammar: str | None = None
 
 
 @dataclass
@@ -188,6 +191,14 @@ class Backend(ABC):
     @abstractmethod
     def sample(self) -> int:
         """Pick the next token from the logits of the last evaluated position."""
+
+    def resume_sampling(self, tokens: Sequence[int]) -> None:  # noqa: B027 - optional hook
+        """Replay tokens generated before a preemption into stateful samplers (grammars)."""
+
+    def json_schema_grammar(self, schema: str) -> str | None:
+        """A grammar for `SamplingParams.grammar` that constrains output to a JSON schema,
+        or None when this backend cannot constrain output."""
+        return None
 
     @property
     @abstractmethod

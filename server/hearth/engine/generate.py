@@ -142,20 +142,32 @@ def generate(
         return gen
 
     backend.start_sampling(request.sampling)
+    if resume:
+        backend.resume_sampling(resume)
     matcher = StopMatcher(request.stop)
     stop_ids = request.stop_ids | backend.eog_ids
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text = ""
     emitted = 0
-    deadline = t0 + request.time_budget_s if request.time_budget_s is not None else None
+    # The budget bounds generating, not reading the prompt (the context budget bounds that).
+    budget = request.time_budget_s
+    deadline = t1 + budget if budget is not None else None
+    hard_deadline = t1 + 2 * budget if budget is not None else None
     reason = StopReason.MAX_TOKENS
+    # Once the time budget is spent, finish the line being written and stop there (a cut
+    # mid-line is the least useful answer), but never run past twice the budget.
+    overtime_at: int | None = None
     for _ in range(request.max_tokens):
         if stop_now():
             reason = reason_box[-1]
             break
-        if deadline is not None and time.perf_counter() >= deadline:
-            reason = StopReason.TIME
-            break
+        if deadline is not None and hard_deadline is not None:
+            now = time.perf_counter()
+            if now >= hard_deadline:
+                reason = StopReason.TIME
+                break
+            if overtime_at is None and now >= deadline:
+                overtime_at = len(text)
         if backend.n_past >= n_ctx:
             reason = StopReason.CONTEXT
             break
@@ -172,11 +184,17 @@ def generate(
             text = text[:hit]
             reason = StopReason.STOP
             break
+        if overtime_at is not None:
+            cut = _line_end_after(text, overtime_at)
+            if cut != -1:
+                text = text[:cut]
+                reason = StopReason.TIME
+                break
         safe = matcher.safe_end(text)
         if on_text is not None and safe > emitted:
             on_text(text[emitted:safe])
             emitted = safe
-    if reason is not StopReason.STOP:
+    if reason not in (StopReason.STOP, StopReason.TIME):
         text += decoder.decode(b"", final=True)
     if on_text is not None and len(text) > emitted:
         on_text(text[emitted:])
@@ -184,3 +202,11 @@ def generate(
     gen.stop_reason = reason
     gen.decode_s = time.perf_counter() - t1
     return gen
+
+
+def _line_end_after(text: str, start: int) -> int:
+    """Index of the first newline at or after `start` that ends a line with content, or -1."""
+    content = len(text) - len(text.lstrip())
+    if content == len(text):
+        return -1
+    return text.find("\n", max(start, content))

@@ -109,6 +109,8 @@ class LlamaCppBackend(Backend):
                 log.debug("llama-cpp-python: %s", line)
         self._eog = frozenset(self._collect_eog())
         self._sampler: Any = None
+        self._grammars: dict[str, Any] = {}
+        self._constrained = False
 
     def _collect_eog(self) -> set[int]:
         """eos, eot and every control token llama.cpp treats as end-of-generation."""
@@ -181,7 +183,30 @@ class LlamaCppBackend(Backend):
             min_p=params.min_p,
             temp=params.temperature,
             repeat_penalty=params.repeat_penalty,
+            grammar=self._grammar(params.grammar),
         )
+        self._constrained = params.grammar is not None
+
+    def _grammar(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        if text not in self._grammars:
+            llama_cpp = _import()
+            self._grammars[text] = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
+
+    def resume_sampling(self, tokens: Sequence[int]) -> None:
+        # llama_sampler_sample accepts each sampled token itself; a fresh sampler after a
+        # preemption must be told what was generated so the grammar continues from there.
+        if self._constrained and self._sampler is not None:
+            for token in tokens:
+                self._sampler.accept(token)
+
+    def json_schema_grammar(self, schema: str) -> str | None:
+        _import()
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+        return str(json_schema_to_gbnf(schema))
 
     def sample(self) -> int:
         if self._sampler is None:

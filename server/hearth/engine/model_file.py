@@ -54,6 +54,14 @@ _STRING = 8
 _ARRAY = 9
 _MAX_STRING = 1 << 30
 _MAX_ARRAY = 1 << 28
+_MAX_BYTES = 1 << 62  # any length beyond this is corrupt, not merely cut short
+_MAX_KEYS = 1_000_000
+_MAX_TENSORS = 1 << 20
+_MAX_DIMS = 4  # GGML_MAX_DIMS
+_MAX_TENSOR_NAME = 63  # GGML_MAX_NAME is 64 with the terminating NUL
+_MIN_KEY_BYTES = 8 + 4 + 1  # key length, value type, the smallest value
+_MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # name length, n_dims, type, offset
+_INT64_MAX = (1 << 63) - 1
 
 
 class FileKind(str, Enum):
@@ -133,23 +141,41 @@ class ModelFile:
 
 
 class _Reader:
-    def __init__(self, fh: BinaryIO, path: Path) -> None:
+    """Reads the header, checking every length against the bytes the file still holds
+    before anything is read or allocated."""
+
+    def __init__(self, fh: BinaryIO, path: Path, size: int) -> None:
         self.fh = fh
         self.path = path
+        self.size = size
+        self.pos = fh.tell()
+
+    @property
+    def left(self) -> int:
+        return self.size - self.pos
+
+    def need(self, n: int, what: str, limit: int) -> None:
+        """`n` bytes (of `what`) must be plausible and present in the file."""
+        if n > limit:
+            raise _corrupt(self.path, what)
+        if n > self.left:
+            raise _truncated(self.path)
 
     def take(self, n: int) -> bytes:
+        if n > self.left:
+            raise _truncated(self.path)
         data = self.fh.read(n)
         if len(data) != n:
             raise _truncated(self.path)
+        self.pos += n
         return data
 
     def scalar(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
 
-    def string(self) -> str:
+    def string(self, limit: int = _MAX_STRING) -> str:
         n = self.scalar("<Q")
-        if n > _MAX_STRING:
-            raise _corrupt(self.path, f"a string of {n} bytes")
+        self.need(n, f"a string of {n} bytes", limit)
         return self.take(n).decode("utf-8", errors="replace")
 
     def value(self, vtype: int) -> Any:
@@ -160,14 +186,18 @@ class _Reader:
         if vtype == _ARRAY:
             etype = self.scalar("<I")
             count = self.scalar("<Q")
+            if etype == _ARRAY:
+                raise _corrupt(self.path, "an array of arrays")
+            if etype not in _SCALARS and etype != _STRING:
+                raise _corrupt(self.path, f"an array of unknown value type {etype}")
+            fmt = _SCALARS.get(etype, "<Q")  # a string is at least its 8-byte length
+            self.need(count * struct.calcsize(fmt), f"an array of {count} items", _MAX_BYTES)
             if count > _MAX_ARRAY:
                 raise _corrupt(self.path, f"an array of {count} items")
             if etype in _SCALARS:
-                fmt = _SCALARS[etype]
-                size = struct.calcsize(fmt)
-                raw = self.take(size * count)
+                raw = self.take(struct.calcsize(fmt) * count)
                 return list(struct.unpack(f"<{count}{fmt[1]}", raw))
-            return [self.value(etype) for _ in range(count)]
+            return [self.string() for _ in range(count)]
         raise _corrupt(self.path, f"unknown value type {vtype}")
 
 
@@ -186,20 +216,43 @@ def _corrupt(path: Path, what: str) -> ModelFormatError:
     )
 
 
-def _tensor_nbytes(ggml_type: int, dims: list[int]) -> int | None:
-    """Bytes of one tensor's data, or None for a type this reader does not know."""
-    try:
-        from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
-    except ImportError:  # pragma: no cover - gguf is a dependency
-        return None
+def _tensor_nbytes(path: Path, name: str, ggml_type: int, dims: list[int]) -> int:
+    """Bytes of one tensor's data; a type this reader does not know, a shape that does not
+    fill whole blocks or overflows int64 is corrupt (llama.cpp refuses those too)."""
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
     try:
         block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError):
-        return None
+        raise _corrupt(path, f"tensor {name!r} of unknown type {ggml_type}") from None
     elements = 1
     for d in dims:
+        if d > _INT64_MAX:
+            raise _corrupt(path, f"tensor {name!r} with a dimension of {d}")
         elements *= d
+        if elements > _INT64_MAX:
+            raise _corrupt(path, f"tensor {name!r} with shape {dims}")
+    if dims and dims[0] % block:
+        raise _corrupt(path, f"tensor {name!r} whose rows do not fill whole blocks")
     return elements // block * type_size
+
+
+def _check_tokenizer(path: Path, metadata: dict[str, Any]) -> None:
+    """Vocab arrays that disagree in length make llama.cpp read past their ends."""
+    tokens = metadata.get("tokenizer.ggml.tokens")
+    if tokens is None:
+        return
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise _corrupt(path, "a token list that is not a list of strings")
+    for key in ("tokenizer.ggml.scores", "tokenizer.ggml.token_type"):
+        value = metadata.get(key)
+        if value is not None and (not isinstance(value, list) or len(value) != len(tokens)):
+            raise _corrupt(path, f"{key} not matching its {len(tokens)} tokens")
+    merges = metadata.get("tokenizer.ggml.merges")
+    if merges is not None and (
+        not isinstance(merges, list) or not all(isinstance(m, str) for m in merges)
+    ):
+        raise _corrupt(path, "tokenizer merges that are not a list of strings")
 
 
 def _guess_legacy_type(path: Path) -> str | None:
@@ -247,7 +300,13 @@ def read_model_file(path: str | Path) -> ModelFile:
 
 
 def _read_gguf(fh: BinaryIO, path: Path, size: int) -> ModelFile:
-    r = _Reader(fh, path)
+    """Validate the whole GGUF header against the file before any backend parses it.
+
+    Model files are untrusted input: ctransformers bundles a 2023 ggml whose GGUF parser
+    predates the fixes for CVE-2024-21802/21825/21836/23496/23605 and later GGUF overflows,
+    so every count, length, type, shape and tensor offset is checked here first.
+    """
+    r = _Reader(fh, path, size)
     version = r.scalar("<I")
     if version not in (2, 3):
         raise ModelFormatError(
@@ -256,27 +315,49 @@ def _read_gguf(fh: BinaryIO, path: Path, size: int) -> ModelFile:
         )
     n_tensors = r.scalar("<Q")
     n_kv = r.scalar("<Q")
-    if n_tensors > _MAX_ARRAY or n_kv > 1_000_000:
+    if n_tensors > _MAX_TENSORS or n_kv > _MAX_KEYS:
         raise _corrupt(path, f"{n_tensors} tensors and {n_kv} keys")
+    if n_tensors * _MIN_TENSOR_BYTES + n_kv * _MIN_KEY_BYTES > r.left:
+        raise _truncated(path)
     metadata: dict[str, Any] = {}
     for _ in range(n_kv):
-        key = r.string()
+        key = r.string(limit=1 << 16)
+        if key in metadata:
+            raise _corrupt(path, f"the key {key[:80]!r} twice")
         vtype = r.scalar("<I")
         metadata[key] = r.value(vtype)
-    end = 0
+    alignment = metadata.get("general.alignment", 32)
+    if (
+        not isinstance(alignment, int)
+        or isinstance(alignment, bool)
+        or alignment <= 0
+        or alignment & (alignment - 1)
+    ):
+        raise _corrupt(path, f"an alignment of {alignment!r}")
+    _check_tokenizer(path, metadata)
+    spans: list[tuple[int, int, str]] = []
+    names: set[str] = set()
     for _ in range(n_tensors):
-        r.string()
+        name = r.string(limit=_MAX_TENSOR_NAME)
+        if name in names:
+            raise _corrupt(path, f"the tensor {name!r} twice")
+        names.add(name)
         n_dims = r.scalar("<I")
-        if n_dims > 8:
+        if n_dims > _MAX_DIMS:
             raise _corrupt(path, f"a tensor with {n_dims} dimensions")
         dims = [r.scalar("<Q") for _ in range(n_dims)]
         ggml_type = r.scalar("<I")
         offset = r.scalar("<Q")
-        nbytes = _tensor_nbytes(ggml_type, dims)
-        if nbytes is not None:
-            end = max(end, offset + nbytes)
-    alignment = int(metadata.get("general.alignment", 32)) or 32
-    data_start = (fh.tell() + alignment - 1) // alignment * alignment
+        nbytes = _tensor_nbytes(path, name, ggml_type, dims)
+        if offset % alignment:
+            raise _corrupt(path, f"tensor {name!r} at an unaligned offset {offset}")
+        spans.append((offset, offset + nbytes, name))
+    data_start = (r.pos + alignment - 1) // alignment * alignment
+    end = 0
+    for start, stop, name in sorted(spans):
+        if start < end:
+            raise _corrupt(path, f"tensor {name!r} overlapping another tensor's data")
+        end = stop
     if n_tensors and data_start + end > size:
         raise _truncated(path)
     return ModelFile(

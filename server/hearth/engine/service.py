@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -63,6 +64,7 @@ class _GenerationJob:
         backend = self.engine.backend_for(self.role)
         if self.prompt is None or self.request is None:
             self.prompt, self.request = self.build(backend)
+            self.engine.count("generations")
         done = [t for g in self.parts for t in g.tokens]
         request = replace(self.request, max_tokens=max(0, self.request.max_tokens - len(done)))
         gen = generate(
@@ -74,6 +76,7 @@ class _GenerationJob:
             resume=done,
         )
         self.parts.append(gen)
+        self.engine.count("evaluated_tokens", gen.n_evaluated)
         if gen.stop_reason is StopReason.PREEMPTED:
             raise JobPreempted
         return self._combined()
@@ -111,6 +114,13 @@ class Engine:
         self._loaded: dict[ModelSpec, Backend] = {}
         self._fim: dict[ModelSpec, FimTemplate] = {}
         self._lock = threading.Lock()
+        # Model calls by kind ("generations", "warmups", evaluated tokens): what tests and
+        # benchmarks read to prove a request was or was not served by the model.
+        self.counters: Counter[str] = Counter()
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counters[name] += n
 
     # -- models ---------------------------------------------------------------------------
     def backend_for(self, role: Role) -> Backend:
@@ -201,6 +211,31 @@ class Engine:
             supersede=supersede,
             preemptible=is_chat,
             name=f"{role.value} generation",
+        )
+
+    def warm(
+        self,
+        role: Role,
+        build: Callable[[Backend], Sequence[int]],
+        *,
+        group: str | None = None,
+    ) -> JobHandle[int]:
+        """Evaluate a prompt without generating, at background priority, so that the next
+        request whose prompt starts the same way only evaluates what is new. Returns the
+        number of tokens evaluated; a newer job of the same `group` cancels it."""
+
+        def run(control: JobControl) -> int:
+            backend = self.backend_for(role)
+            tokens = list(build(backend))
+            self.count("warmups")
+            if not tokens or len(tokens) >= backend.n_ctx:
+                return 0
+            stats = backend.prefill(tokens, lambda: control.check() is not None)
+            self.count("evaluated_tokens", stats.n_evaluated)
+            return stats.n_evaluated
+
+        return self.worker.submit(
+            run, priority=Priority.BACKGROUND, group=group, name=f"{role.value} warm-up"
         )
 
     def close(self) -> None:

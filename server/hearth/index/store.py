@@ -548,13 +548,18 @@ class IndexStore:
         limit: int = 10,
         exclude_path: str | None = None,
         max_terms: int = 64,
+        match_terms: list[str] | None = None,
     ) -> list[ChunkHit]:
-        """Chunks sharing identifiers with `text`: BM25 candidates, re-ranked by Jaccard."""
+        """Chunks sharing identifiers with `text`: BM25 candidates, re-ranked by Jaccard.
+        `match_terms` (default: the identifiers of `text`) are what the full-text index is
+        asked for; a few rare ones cost a fraction of a query for every word."""
         idents = list(dict.fromkeys(_IDENT.findall(text)))
         idents = [i for i in idents if len(i) > 1][-max_terms:]
         if not idents:
             return []
-        query = _fts_query_terms(idents)
+        query = _fts_query_terms(idents if match_terms is None else match_terms)
+        if not query:
+            return []
         sql = (
             "SELECT f.path, c.start_line, c.end_line, c.text, c.kind, c.name, c.idents "
             "FROM chunks_fts JOIN chunks c ON c.id=chunks_fts.rowid "
@@ -577,6 +582,22 @@ class IndexStore:
             )
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
+
+    def chunk_term_counts(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many chunks hold each term (the full-text index's own counts, by term as
+        the index folds it): what tells a rare, distinctive identifier from a common one."""
+        conn = self.conn
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.hearth_chunk_terms "
+            "USING fts5vocab(main, 'chunks_fts', 'row')"
+        )
+        out: dict[str, int] = {}
+        for term in terms:
+            row = conn.execute(
+                "SELECT doc FROM temp.hearth_chunk_terms WHERE term=?", (term.lower(),)
+            ).fetchone()
+            out[term] = int(row[0]) if row else 0
+        return out
 
     def stats(self) -> dict[str, object]:
         conn = self.conn

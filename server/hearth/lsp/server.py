@@ -25,13 +25,33 @@ log = logging.getLogger(__name__)
 
 class HearthServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("hearth", __version__)
+        # Spec conformance, framing, exit codes (lsp/protocol.py); it includes the
+        # Explain/Review command context (lsp/command_context.py).
+        from hearth.lsp.protocol import HearthProtocol
+
+        super().__init__("hearth", __version__, protocol_cls=HearthProtocol)
         self.settings = Settings()
         self.root: Path | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         from hearth.lsp.index_feature import IndexFeature
 
         self.index = IndexFeature(self)
+        # -- model and inline completion (lsp/model_feature.py, lsp/completion_feature.py) --
+        from hearth.lsp.completion_feature import CompletionFeature
+        from hearth.lsp.model_feature import ModelFeature
+
+        self.model = ModelFeature(self)
+        self.completion = CompletionFeature(self)
+        # -- Explain and Review (lsp/assist_feature.py) --
+        from hearth.lsp.assist_feature import AssistFeature
+
+        self.assist = AssistFeature(self)
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """stdio with Hearth's framing, exit codes and parent-process watch (lsp/protocol.py)."""
+        from hearth.lsp.protocol import serve_stdio
+
+        raise SystemExit(serve_stdio(self, stdin, stdout))
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn(*args)` on the server's event loop (safe from any thread)."""
@@ -43,6 +63,38 @@ class HearthServer(LanguageServer):
         self.call_soon(
             self.window_show_message, types.ShowMessageParams(type=kind, message=message)
         )
+
+    async def configuration_changed(self, raw: Any) -> None:
+        """workspace/didChangeConfiguration: the pushed "hearth" section, else pulled."""
+        values = raw.get("hearth", raw) if isinstance(raw, dict) else None
+        if not isinstance(values, dict) or not values:
+            values = await self._pull_configuration()
+        if not values:
+            return
+        old = self.settings
+        try:
+            new = old.merged(values, "workspace/didChangeConfiguration")
+        except HearthError as exc:
+            log.warning("settings: %s", exc.user_message())
+            self.show_message(f"Hearth: {exc.user_message()}", types.MessageType.Warning)
+            return
+        self.settings = new
+        self.completion.settings_changed(old, new)
+        self.model.settings_changed(old, new)
+
+    async def _pull_configuration(self) -> dict[str, Any] | None:
+        ws = self.client_capabilities.workspace
+        if not (ws and ws.configuration):
+            return None
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="hearth")])
+            )
+        except Exception as exc:
+            log.debug("workspace/configuration failed: %s", exc)
+            return None
+        first = result[0] if result else None
+        return first if isinstance(first, dict) else None
 
     def supports_progress(self) -> bool:
         window = self.client_capabilities.window
@@ -86,18 +138,25 @@ def create_server() -> HearthServer:
         ls.loop = asyncio.get_running_loop()
         if ls.root is not None:
             ls.index.start(ls.root, ls.settings)
+        ls.completion.start()
+        ls.model.start(ls.settings)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: HearthServer, params: types.DidOpenTextDocumentParams) -> None:
         ls.index.buffer_changed(params.text_document.uri)
+        ls.completion.did_open(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: HearthServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.index.buffer_changed(params.text_document.uri)
+        ls.completion.did_change(params)
+        ls.assist.document_changed(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: HearthServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.index.buffer_closed(params.text_document.uri)
+        ls.completion.did_close(params.text_document.uri)
+        ls.assist.document_closed(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched(ls: HearthServer, params: types.DidChangeWatchedFilesParams) -> None:
@@ -112,10 +171,75 @@ def create_server() -> HearthServer:
     @server.feature("hearth/status")
     def status(ls: HearthServer, params: Any) -> dict[str, Any]:
         """Hearth's own state for the editors' status views (LSP has no standard for it)."""
-        return {"index": ls.index.status()}
+        return {
+            "index": ls.index.status(),
+            "model": ls.model.status(),
+            "busy": ls.model.busy(),
+            "completion": ls.completion.status(),
+        }
+
+    # -- inline completion (hearth.completion) ---------------------------------------------
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: HearthServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        return await ls.completion.inline_completion(params)
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
+    async def completion(
+        ls: HearthServer, params: types.CompletionParams
+    ) -> types.CompletionList | None:
+        return await ls.completion.completion(params)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: HearthServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        await ls.configuration_changed(params.settings)
+
+    @server.command("hearth.suggestionAccepted")
+    def suggestion_accepted_command(ls: HearthServer, *args: Any) -> None:
+        ls.completion.suggestion_event("accepted", list(args))
+
+    for kind in ("shown", "accepted", "rejected"):
+
+        def on_suggestion(ls: HearthServer, params: Any, kind: str = kind) -> None:
+            ls.completion.suggestion_event(kind, params)
+
+        server.feature(f"hearth/suggestion{kind.capitalize()}")(on_suggestion)
+
+    @server.feature("hearth/completionStats")
+    def completion_stats(ls: HearthServer, params: Any) -> dict[str, Any]:
+        return ls.completion.completion_stats(params)
+
+    # -- Explain and Review (hearth.assist) ------------------------------------------------
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Refactor]
+        ),
+    )
+    def code_action(ls: HearthServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        return ls.assist.code_actions(params)
+
+    @server.command("hearth.explain")
+    async def explain_command(ls: HearthServer, *args: Any) -> dict[str, Any]:
+        return await ls.assist.explain(list(args))
+
+    @server.command("hearth.review")
+    async def review_command(ls: HearthServer, *args: Any) -> dict[str, Any]:
+        return await ls.assist.review(list(args))
+
+    # -- context engine (hearth.context) ---------------------------------------------------
+    @server.command("hearth.showContext")
+    def show_context(ls: HearthServer, *args: Any) -> dict[str, Any]:
+        from hearth.lsp.context_command import show_context_command
+
+        return show_context_command(ls, list(args))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: HearthServer, params: None) -> None:
         ls.index.stop()
+        ls.model.close()
 
     return server

@@ -1,0 +1,1 @@
+"""Explain and Review: instruction prompts, chat formatting and structured review findings."""

@@ -1,0 +1,355 @@
+"""Explain and Review in the editor: code actions, the two commands, diagnostics and quick fixes.
+
+The commands stream the model's text as work-done progress (each report carries the full text
+so far), stop when the client cancels the request or the progress, and return the result.
+Review findings become diagnostics (source "hearth") that last until the next review of the
+same lines or until the text they point at changes; each replacement is a quick fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.uris import to_fs_path
+
+from hearth.assist.assistant import (
+    AssistJob,
+    AssistOptions,
+    Kind,
+    explain_markdown,
+    review_result,
+    start,
+)
+from hearth.assist.findings import Finding
+from hearth.assist.related import related_definitions
+from hearth.assist.selection import Selection, enclosing_definition, select_at_cursor, select_lines
+from hearth.engine.generate import StopReason
+from hearth.errors import HearthError, ModelNotFoundError
+from hearth.lsp.command_context import current_command
+
+if TYPE_CHECKING:
+    from hearth.engine.service import Engine
+    from hearth.lsp.server import HearthServer
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hearth"
+EXPLAIN, REVIEW = "hearth.explain", "hearth.review"
+_SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "info": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+# Hearth's own server error code for "the assistant failed" (inside the JSON-RPC server range).
+ERROR_CODE = -32001
+
+
+@dataclass
+class Published:
+    """A finding shown as a diagnostic, with the text it pointed at when it was published."""
+
+    finding: Finding
+    diagnostic: types.Diagnostic
+    lines: list[str]  # the document's lines finding.line..finding.end_line at publish time
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands unknown JSON objects over as named tuples; read them as dicts."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _doc_lines(text: str) -> list[str]:
+    return [ln.rstrip("\r") for ln in text.split("\n")]
+
+
+def _units(text: str, encoding: str) -> int:
+    from hearth.lsp.positions import units
+
+    return units(text, encoding)
+
+
+class AssistFeature:
+    def __init__(self, server: HearthServer) -> None:
+        self.server = server
+        self.published: dict[str, list[Published]] = {}
+
+    # -- engine ------------------------------------------------------------------------------
+    def _engine(self) -> Engine:
+        """The server's one engine (owned by the model feature); chat runs on its chat role."""
+        model = getattr(self.server, "model", None)
+        engine: Engine | None = getattr(model, "engine", None)
+        if engine is None:
+            info = getattr(model, "info", None)
+            why = getattr(info, "message", None) or "no model is configured"
+            raise ModelNotFoundError(
+                f"Explain and Review need a chat model: {why}",
+                "set hearth.chatModel (or hearth.model) to a local .gguf file",
+            )
+        return engine
+
+    def _options(self) -> AssistOptions:
+        return AssistOptions.from_settings(self.server.settings)
+
+    # -- documents ---------------------------------------------------------------------------
+    def _document(self, uri: str) -> tuple[str, str, str | None, str]:
+        """(text, display path, language, position encoding) of an open or on-disk document."""
+        from hearth.index.languages import language_for_path
+
+        doc = self.server.workspace.get_text_document(uri)
+        try:
+            text = doc.source
+        except (OSError, UnicodeDecodeError) as exc:
+            raise JsonRpcInvalidParams(f"cannot read {uri}: {exc}") from None
+        fs = to_fs_path(uri) or uri
+        path = fs
+        root = self.server.root
+        if root is not None:
+            try:
+                path = Path(fs).resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                path = fs
+        encoding = getattr(doc, "encoding", "utf-16")
+        return text, path, language_for_path(fs), str(encoding)
+
+    def _selection(self, uri: str, rng: types.Range) -> Selection:
+        text, path, language, _ = self._document(uri)
+        if rng.start == rng.end:
+            return select_at_cursor(text, path, language, rng.start.line)
+        return select_lines(
+            text,
+            path,
+            language,
+            rng.start.line,
+            rng.end.line,
+            end_character=rng.end.character,
+        )
+
+    @staticmethod
+    def _arguments(args: list[Any]) -> tuple[str, types.Range]:
+        try:
+            arg = _plain(args[0])
+            rng = arg["range"]
+            return str(arg["uri"]), types.Range(
+                start=types.Position(
+                    line=int(rng["start"]["line"]), character=int(rng["start"]["character"])
+                ),
+                end=types.Position(
+                    line=int(rng["end"]["line"]), character=int(rng["end"]["character"])
+                ),
+            )
+        except (IndexError, KeyError, TypeError, ValueError):
+            raise JsonRpcInvalidParams(
+                'expected arguments [{"uri": <document uri>, "range": <LSP Range>}]'
+            ) from None
+
+    # -- code actions ------------------------------------------------------------------------
+    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri, rng = params.text_document.uri, params.range
+        actions = self._quick_fixes(uri, rng)
+        only = params.context.only
+        if only and not any(k.startswith(types.CodeActionKind.Refactor.value) for k in only):
+            return actions
+        target = rng
+        if rng.start == rng.end:
+            try:
+                text, _, language, _ = self._document(uri)
+                found = enclosing_definition(text, language, rng.start.line)
+            except Exception:  # no document, no grammar: no actions, never an error popup
+                log.debug("no enclosing definition for code actions", exc_info=True)
+                found = None
+            if found is None:
+                return actions
+            target = types.Range(
+                start=types.Position(line=found[0], character=0),
+                end=types.Position(line=found[1] + 1, character=0),
+            )
+        arg = {"uri": uri, "range": _range_json(target)}
+        for title, command in (("Hearth: Explain", EXPLAIN), ("Hearth: Review", REVIEW)):
+            actions.append(
+                types.CodeAction(
+                    title=title,
+                    kind=types.CodeActionKind.Refactor,
+                    command=types.Command(title=title, command=command, arguments=[arg]),
+                )
+            )
+        return actions
+
+    def _quick_fixes(self, uri: str, rng: types.Range) -> list[types.CodeAction]:
+        out = []
+        for p in self.published.get(uri, []):
+            f, d = p.finding, p.diagnostic
+            if f.replacement is None:
+                continue
+            if d.range.end.line < rng.start.line or d.range.start.line > rng.end.line:
+                continue
+            out.append(
+                types.CodeAction(
+                    title=f"Hearth: fix — {f.message[:70]}",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[d],
+                    is_preferred=True,
+                    edit=types.WorkspaceEdit(
+                        changes={uri: [types.TextEdit(range=d.range, new_text=f.replacement)]}
+                    ),
+                )
+            )
+        return out
+
+    # -- commands ----------------------------------------------------------------------------
+    async def explain(self, args: list[Any]) -> dict[str, Any]:
+        job, gen = await self._run(Kind.EXPLAIN, args, "Hearth: Explain")
+        return {"markdown": explain_markdown(job, gen)}
+
+    async def review(self, args: list[Any]) -> dict[str, Any]:
+        job, gen = await self._run(Kind.REVIEW, args, "Hearth: Review")
+        result = review_result(job, gen)
+        uri = self._arguments(args)[0]
+        text, _, _, encoding = self._document(uri)
+        findings = self._publish(uri, text, encoding, result.first, result.last, result.findings)
+        return {"findings": findings, "message": result.message}
+
+    async def _run(self, kind: Kind, args: list[Any], title: str) -> tuple[AssistJob, Any]:
+        ctx = current_command()
+        uri, rng = self._arguments(args)
+        try:
+            sel = self._selection(uri, rng)
+            engine = self._engine()
+        except HearthError as exc:
+            raise JsonRpcInvalidParams(exc.user_message()) from None
+        related = self._related(sel)
+        token = ctx.token
+        progress = self.server.work_done_progress
+        loop = asyncio.get_running_loop()
+        shown: list[str] = []
+
+        def on_text(chunk: str) -> None:  # on the inference thread
+            shown.append(chunk)
+            if token is not None:
+                value = types.WorkDoneProgressReport(message="".join(shown))
+                loop.call_soon_threadsafe(progress.report, token, value)
+
+        if token is not None:
+            progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
+        job = start(engine, kind, sel, self._options(), related=related, on_text=on_text)
+        watched: list[concurrent.futures.Future[Any]] = []
+        if ctx.request is not None:
+            watched.append(ctx.request)
+        if token is not None and token in progress.tokens:
+            watched.append(progress.tokens[token])
+        for fut in watched:
+            fut.add_done_callback(lambda f: job.cancel() if f.cancelled() else None)
+        try:
+            gen = await asyncio.wrap_future(job.handle.future)
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
+            job.cancel()
+            raise JsonRpcRequestCancelled(f"{title} was cancelled") from None
+        except HearthError as exc:
+            raise JsonRpcException(exc.user_message(), ERROR_CODE) from None
+        finally:
+            if token is not None:
+                # Reports queued from the worker thread go out before the end.
+                await asyncio.sleep(0)
+                progress.end(token, types.WorkDoneProgressEnd())
+        if gen.stop_reason is StopReason.CANCELLED:
+            raise JsonRpcRequestCancelled(f"{title} was cancelled")
+        return job, gen
+
+    def _related(self, sel: Selection) -> list[str]:
+        indexer = getattr(getattr(self.server, "index", None), "indexer", None)
+        if indexer is None:
+            return []
+        return related_definitions(indexer.store, sel.code, path=sel.path)
+
+    # -- diagnostics -------------------------------------------------------------------------
+    def _publish(
+        self,
+        uri: str,
+        text: str,
+        encoding: str,
+        first: int,
+        last: int,
+        findings: list[Finding],
+    ) -> list[dict[str, Any]]:
+        """Replace the diagnostics of lines `first`..`last` (1-based) with `findings`."""
+        lines = _doc_lines(text)
+        kept = [
+            p
+            for p in self.published.get(uri, [])
+            if p.finding.end_line < first or p.finding.line > last
+        ]
+        out: list[dict[str, Any]] = []
+        for f in findings:
+            if f.end_line > len(lines):  # the document changed under the review
+                continue
+            rng = types.Range(
+                start=types.Position(line=f.line - 1, character=0),
+                end=types.Position(
+                    line=f.end_line - 1, character=_units(lines[f.end_line - 1], encoding)
+                ),
+            )
+            diag = types.Diagnostic(
+                range=rng,
+                message=f.message,
+                severity=_SEVERITY[f.severity],
+                source=SOURCE,
+                code=f.category,
+                data={"id": uuid.uuid4().hex[:8], "replacement": f.replacement},
+            )
+            kept.append(Published(f, diag, lines[f.line - 1 : f.end_line]))
+            out.append(
+                {
+                    "range": _range_json(rng),
+                    "severity": f.severity,
+                    "category": f.category,
+                    "message": f.message,
+                    "replacement": f.replacement,
+                }
+            )
+        self.published[uri] = kept
+        self._send(uri)
+        return out
+
+    def _send(self, uri: str) -> None:
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=[p.diagnostic for p in self.published.get(uri, [])]
+            )
+        )
+
+    def document_changed(self, uri: str) -> None:
+        """Drop diagnostics whose lines no longer hold the text they were published for."""
+        current = self.published.get(uri)
+        if not current:
+            return
+        doc = self.server.workspace.text_documents.get(uri)
+        if doc is None:
+            return
+        lines = _doc_lines(doc.source)
+        kept = [p for p in current if lines[p.finding.line - 1 : p.finding.end_line] == p.lines]
+        if len(kept) != len(current):
+            self.published[uri] = kept
+            self._send(uri)
+
+    def document_closed(self, uri: str) -> None:
+        if self.published.pop(uri, None):
+            self._send(uri)
+
+
+def _range_json(rng: types.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }

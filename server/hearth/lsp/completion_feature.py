@@ -1,0 +1,470 @@
+"""Inline completion over LSP: the handlers' side of `hearth.completion.pipeline`.
+
+Everything here runs on the server's event loop; model work runs on the engine's worker and
+is awaited, so `$/cancelRequest` (pygls cancels the handler's task) and a newer request for the
+same document (the worker supersedes the group) both stop a generation between two tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import hashlib
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from hearth.completion.debounce import AdaptiveDebounce
+from hearth.completion.pipeline import Cached, CompletionOptions, CompletionPipeline, Plan
+from hearth.completion.stats import StatsEvent, StatsStore
+from hearth.context.builder import ContextEngine, DocumentView
+from hearth.engine.generate import Generation, StopReason
+
+if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
+
+    from hearth.lsp.server import HearthServer
+    from hearth.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ACCEPT_COMMAND = "hearth.suggestionAccepted"
+WARM_DELAY_S = 0.4  # a pause this long after an edit, with no request, starts a warm-up
+RECENT = 4000  # request records kept for `hearth/completionStats`
+
+
+@dataclass
+class _Served:
+    uri: str
+    at: float
+    latency_ms: float
+    language: str | None
+    length: int
+
+
+@dataclass
+class _DocState:
+    debounce: AdaptiveDebounce
+    seq: int = 0  # bumps on every inline request: a sleeping (debounced) older one gives up
+    changed_at: float = 0.0
+    requested_at: float = 0.0
+    cursor: types.Position | None = None  # best guess: last request or end of last edit
+    warm_timer: asyncio.TimerHandle | None = None
+    spec: list[concurrent.futures.Future[Generation]] = field(default_factory=list)
+
+
+class CompletionFeature:
+    def __init__(self, server: HearthServer) -> None:
+        self.server = server
+        self.context = ContextEngine(None)
+        self.pipeline: CompletionPipeline | None = None
+        self.stats = StatsStore(enabled=False)
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT)
+        self._docs: dict[str, _DocState] = {}
+        self._served: collections.OrderedDict[str, _Served] = collections.OrderedDict()
+        self._ids = itertools.count(1)
+        server.model.listeners.append(self._model_ready)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.server.settings
+
+    def start(self) -> None:
+        self.stats = StatsStore(enabled=self.settings.completion_stats)
+
+    def _model_ready(self) -> None:
+        engine = self.server.model.engine
+        if engine is None:
+            return
+        self.pipeline = CompletionPipeline(
+            engine, self.context, CompletionOptions.from_settings(self.settings)
+        )
+
+    def settings_changed(self, old: Settings, new: Settings) -> None:
+        if self.pipeline is not None:
+            self.pipeline.options = CompletionOptions.from_settings(new)
+            self.pipeline.cache.clear()
+        for state in self._docs.values():
+            state.debounce.fixed_ms = new.debounce_ms
+        self.stats.enabled = new.completion_stats
+
+    def _context_engine(self) -> ContextEngine:
+        """The context engine, switched to one with the index once the index is ready."""
+        index = self.server.index
+        if self.context.indexer is None and index.indexer is not None and index.ready.is_set():
+            self.context = ContextEngine(index.indexer)
+            if self.pipeline is not None:
+                self.pipeline.context = self.context
+        return self.context
+
+    def _state(self, uri: str) -> _DocState:
+        state = self._docs.get(uri)
+        if state is None:
+            state = _DocState(AdaptiveDebounce(fixed_ms=self.settings.debounce_ms))
+            self._docs[uri] = state
+        return state
+
+    # -- documents ---------------------------------------------------------------------------
+    def _relpath(self, uri: str) -> str | None:
+        root = self.server.root
+        path = to_fs_path(uri)
+        if root is None or path is None:
+            return None
+        try:
+            return Path(path).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return None
+
+    def _note(self, uri: str) -> None:
+        relpath = self._relpath(uri)
+        doc = self.server.workspace.text_documents.get(uri)
+        if relpath is not None and doc is not None:
+            try:
+                self._context_engine().note_document(relpath, doc.source)
+            except Exception:
+                log.exception("context: note_document failed for %s", relpath)
+
+    def did_open(self, uri: str) -> None:
+        state = self._state(uri)
+        state.changed_at = time.monotonic()
+        if state.cursor is None:
+            state.cursor = types.Position(line=0, character=0)
+        self._note(uri)
+        self._schedule_warm(uri)
+
+    def did_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        state = self._state(uri)
+        now = time.monotonic()
+        state.debounce.keystroke(now)
+        state.changed_at = now
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                start = change.range.start
+                lines = change.text.split("\n")
+                if len(lines) == 1:
+                    state.cursor = types.Position(start.line, start.character + len(lines[0]))
+                else:
+                    state.cursor = types.Position(start.line + len(lines) - 1, len(lines[-1]))
+        self._note(uri)
+        self._schedule_warm(uri)
+
+    def did_close(self, uri: str) -> None:
+        state = self._docs.pop(uri, None)
+        if state is not None and state.warm_timer is not None:
+            state.warm_timer.cancel()
+        if self.pipeline is not None:
+            self.pipeline.cache.drop(uri)
+
+    def _view(self, doc: TextDocument, position: types.Position) -> DocumentView:
+        pos = doc.position_from_client_units(types.Position(position.line, position.character))
+        path = to_fs_path(doc.uri)
+        from hearth.index.languages import language_for_path
+
+        return DocumentView(
+            doc.source,
+            pos.line,
+            pos.character,
+            relpath=self._relpath(doc.uri),
+            language=language_for_path(path) if path else None,
+        )
+
+    def _enabled_for(self, doc: TextDocument) -> bool:
+        s = self.settings
+        return (
+            s.completion_enabled and (doc.language_id or "") not in s.completion_disabled_languages
+        )
+
+    # -- requests ----------------------------------------------------------------------------
+    async def inline_completion(
+        self, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        texts = await self._complete(params.text_document.uri, params.position, explicit)
+        if not texts:
+            return None
+        pos = params.position
+        rng = types.Range(start=pos, end=pos)
+        items = []
+        for text, sid in texts:
+            items.append(
+                types.InlineCompletionItem(
+                    insert_text=text,
+                    range=rng,
+                    command=types.Command(
+                        title="Hearth: suggestion accepted",
+                        command=ACCEPT_COMMAND,
+                        arguments=[{"uri": params.text_document.uri, "id": sid}],
+                    ),
+                )
+            )
+        return types.InlineCompletionList(items=items)
+
+    def fallback_enabled(self) -> bool:
+        mode = self.settings.completion_fallback
+        if mode != "auto":
+            return mode == "on"
+        td = self.server.client_capabilities.text_document
+        return td is None or td.inline_completion is None
+
+    async def completion(self, params: types.CompletionParams) -> types.CompletionList | None:
+        """`textDocument/completion` for clients without inline completion: one item."""
+        if not self.fallback_enabled():
+            return None
+        explicit = (
+            params.context is not None
+            and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        )
+        texts = await self._complete(params.text_document.uri, params.position, explicit)
+        if not texts:
+            return None
+        text, sid = texts[0]
+        first = text.lstrip().split("\n", 1)[0]
+        label = first if len(first) <= 40 else first[:39] + "…"
+        rng = types.Range(start=params.position, end=params.position)
+        item = types.CompletionItem(
+            label=f"✦ {label}",
+            kind=types.CompletionItemKind.Text,
+            detail="Hearth suggestion (local model)",
+            documentation=text,
+            sort_text="0",
+            filter_text=text,
+            insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(range=rng, new_text=text),
+            command=types.Command(
+                title="Hearth: suggestion accepted",
+                command=ACCEPT_COMMAND,
+                arguments=[{"uri": params.text_document.uri, "id": sid}],
+            ),
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    async def _complete(
+        self, uri: str, position: types.Position, explicit: bool
+    ) -> list[tuple[str, str]]:
+        t0 = time.perf_counter()
+        record: dict[str, Any] = {"explicit": explicit}
+        try:
+            texts = await self._complete_inner(uri, position, explicit, record)
+        except asyncio.CancelledError:
+            record["source"] = "cancelled"
+            self.counters["cancelled"] += 1
+            raise
+        finally:
+            record["server_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+            self.recent.append(record)
+        out = []
+        for text in texts:
+            sid = str(next(self._ids))
+            out.append((text, sid))
+            self._remember(sid, uri, record["server_ms"], record.get("language"), len(text))
+        if texts:
+            src = "cache" if record.get("source") in ("cache", "typed-ahead") else "model"
+            self.stats.record(
+                StatsEvent("served", src, record["server_ms"], record.get("language"))
+            )
+        return out
+
+    async def _complete_inner(
+        self, uri: str, position: types.Position, explicit: bool, record: dict[str, Any]
+    ) -> list[str]:
+        self.counters["requests"] += 1
+        doc = self.server.workspace.text_documents.get(uri)
+        state = self._state(uri)
+        state.seq += 1
+        seq = state.seq
+        state.requested_at = time.monotonic()
+        state.cursor = position
+        if state.warm_timer is not None:
+            state.warm_timer.cancel()
+            state.warm_timer = None
+        if doc is None or not self._enabled_for(doc):
+            record["source"] = "disabled"
+            return []
+        pipeline = self.pipeline
+        if pipeline is None or not self.server.model.ready:
+            record["source"] = "no-model"
+            self.counters["no_model"] += 1
+            return []
+        self._context_engine()
+        view = self._view(doc, position)
+        record["language"] = view.language
+        decision = pipeline.plan(uri, view, explicit=explicit)
+        if isinstance(decision, Cached):
+            record["source"] = "typed-ahead" if decision.typed_ahead else "cache"
+            self.counters["typed_ahead" if decision.typed_ahead else "cache_hits"] += 1
+            return list(decision.items[:1] if not explicit else decision.items)
+        if not isinstance(decision, Plan):
+            record["source"] = "skipped"
+            record["reason"] = decision.reason
+            self.counters["skipped"] += 1
+            return []
+        if not explicit:
+            delay = state.debounce.delay_s()
+            record["debounce_ms"] = round(delay * 1000, 1)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if state.seq != seq:  # a newer request for this document came meanwhile
+                record["source"] = "superseded"
+                self.counters["superseded"] += 1
+                return []
+        n = self.settings.explicit_candidates if explicit else 1
+        handles = pipeline.submit(decision, candidates=n)
+        gens: list[Generation] = []
+        try:
+            for handle in handles:
+                try:
+                    gens.append(await asyncio.wrap_future(handle.future))
+                except concurrent.futures.CancelledError:
+                    pass
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+                    # The job was superseded by a newer request, not this request cancelled.
+        except asyncio.CancelledError:
+            for handle in handles:
+                handle.cancel()
+            raise
+        outcome = pipeline.finish(decision, gens)
+        self.counters["generations"] += len(gens)
+        if gens:
+            g = gens[0]
+            record.update(
+                prompt_tokens=g.n_prompt,
+                reused_tokens=g.n_reused,
+                evaluated_tokens=g.n_evaluated,
+                generated_tokens=g.n_generated,
+                prefill_ms=round(g.prefill_s * 1000, 2),
+                decode_ms=round(g.decode_s * 1000, 2),
+                stop=g.stop_reason.value,
+            )
+        if not gens or all(g.stop_reason is StopReason.CANCELLED for g in gens):
+            record["source"] = "superseded"
+            self.counters["superseded"] += 1
+            return []
+        record["source"] = "model"
+        if outcome.items and self.settings.speculative and not explicit:
+            self._speculate(decision, outcome.items[0])
+        return list(outcome.items)
+
+    # -- speculation and warm-up -------------------------------------------------------------
+    def _speculate(self, plan: Plan, accepted: str) -> None:
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        nxt = pipeline.speculate(plan, accepted)
+        if nxt is None:
+            return
+        handle = pipeline.submit(nxt, candidates=1)[0]
+        self.counters["speculations"] += 1
+        loop = asyncio.get_running_loop()
+
+        def done(fut: concurrent.futures.Future[Generation]) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                return
+            gen = fut.result()
+            loop.call_soon_threadsafe(self._speculated, pipeline, nxt, gen)
+
+        handle.future.add_done_callback(done)
+
+    def _speculated(self, pipeline: CompletionPipeline, plan: Plan, gen: Generation) -> None:
+        if gen.stop_reason is not StopReason.CANCELLED:
+            pipeline.finish(plan, [gen])
+
+    def _schedule_warm(self, uri: str) -> None:
+        if not self.settings.warmup or self.pipeline is None or self.server.loop is None:
+            return
+        state = self._state(uri)
+        if state.warm_timer is not None:
+            state.warm_timer.cancel()
+        state.warm_timer = self.server.loop.call_later(WARM_DELAY_S, self._warm, uri)
+
+    def _warm(self, uri: str) -> None:
+        state = self._docs.get(uri)
+        pipeline = self.pipeline
+        if state is None or pipeline is None or not self.server.model.ready:
+            return
+        state.warm_timer = None
+        if state.requested_at >= state.changed_at or pipeline.engine.worker.pending():
+            return  # a request came since the edit, or the model is busy: nothing to gain
+        doc = self.server.workspace.text_documents.get(uri)
+        if doc is None or state.cursor is None or not self._enabled_for(doc):
+            return
+        self._context_engine()
+        self.counters["warmups"] += 1
+        pipeline.warm(uri, self._view(doc, state.cursor))
+
+    # -- what the editor tells us ------------------------------------------------------------
+    def _remember(
+        self, sid: str, uri: str, latency_ms: float, language: str | None, length: int
+    ) -> None:
+        self._served[sid] = _Served(uri, time.monotonic(), latency_ms, language, length)
+        while len(self._served) > 512:
+            self._served.popitem(last=False)
+
+    def suggestion_event(self, kind: str, params: Any) -> None:
+        """hearth/suggestionShown|Accepted|Rejected: local stats, and the cache on rejection."""
+        data = _as_dict(params)
+        sid = str(data.get("id") or "")
+        served = self._served.get(sid)
+        language = served.language if served else None
+        self.counters[kind] += 1
+        chars = data.get("acceptedLength")
+        self.stats.record(
+            StatsEvent(
+                kind,
+                language=language,
+                accepted_chars=int(chars) if isinstance(chars, int) else None,
+            )
+        )
+        if kind == "rejected" and self.pipeline is not None:
+            uri = str(data.get("uri") or (served.uri if served else ""))
+            self.pipeline.cache.drop(uri)
+
+    def status(self) -> dict[str, Any]:
+        engine = self.server.model.engine
+        return {
+            "counters": dict(self.counters),
+            "engine": dict(engine.counters) if engine is not None else {},
+            "cache_entries": 0 if self.pipeline is None else self.pipeline.cache.size(),
+        }
+
+    def completion_stats(self, params: Any) -> dict[str, Any]:
+        """`hearth/completionStats`: counters and recent request records (tests, benchmarks)."""
+        args = _as_dict(params)
+        out = self.status()
+        out["recent"] = list(self.recent)
+        uri = args.get("uri")
+        if isinstance(uri, str):
+            # The server's copy of a document, as a digest: tests compare it with theirs.
+            doc = self.server.workspace.text_documents.get(uri)
+            if doc is not None:
+                data = doc.source.encode("utf-8", "surrogatepass")
+                out["document"] = {
+                    "version": doc.version,
+                    "length": len(doc.source),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+        if args.get("reset"):
+            self.recent.clear()
+        return out
+
+
+def _as_dict(params: Any) -> dict[str, Any]:
+    if isinstance(params, dict):
+        return params
+    if hasattr(params, "_asdict"):
+        return dict(params._asdict())
+    if isinstance(params, (list, tuple)) and params:
+        return _as_dict(params[0])
+    return {}

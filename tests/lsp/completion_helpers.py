@@ -1,0 +1,107 @@
+"""Shared helpers for the inline-completion LSP tests: a client session against a real
+`hearth serve` with a synthesized model, and small readers for its custom requests."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+INLINE_CAPS = types.ClientCapabilities(
+    window=types.WindowClientCapabilities(work_done_progress=True),
+    text_document=types.TextDocumentClientCapabilities(
+        inline_completion=types.InlineCompletionClientCapabilities(),
+        synchronization=types.TextDocumentSyncClientCapabilities(),
+    ),
+    workspace=types.WorkspaceClientCapabilities(configuration=False),
+)
+
+
+def plain(value: Any) -> Any:
+    """pygls hands back unknown JSON objects as named tuples; tests read plain dicts."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+async def status(client: LanguageClient) -> dict[str, Any]:
+    result: dict[str, Any] = plain(await client.protocol.send_request_async("hearth/status", {}))
+    return result
+
+
+async def completion_stats(client: LanguageClient) -> dict[str, Any]:
+    result: dict[str, Any] = plain(
+        await client.protocol.send_request_async("hearth/completionStats", {})
+    )
+    return result
+
+
+async def wait_model(client: LanguageClient, state: str = "ready") -> dict[str, Any]:
+    st: dict[str, Any] = {}
+    for _ in range(600):
+        st = await status(client)
+        if st["model"]["state"] == state:
+            return st
+        if st["model"]["state"] == "error" and state != "error":
+            raise AssertionError(f"model failed: {st['model']}")
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"model never became {state}: {st}")
+
+
+async def start(
+    client: LanguageClient,
+    root: Path,
+    options: dict[str, Any],
+    caps: types.ClientCapabilities = INLINE_CAPS,
+) -> types.InitializeResult:
+    return await client.initialize_session(
+        types.InitializeParams(
+            capabilities=caps,
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+            initialization_options=options,
+        )
+    )
+
+
+def open_doc(client: LanguageClient, path: Path, text: str, language: str = "python") -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language, version=1, text=text
+            )
+        )
+    )
+    return uri
+
+
+def inline_params(uri: str, line: int, character: int, explicit: bool = True) -> Any:
+    kind = (
+        types.InlineCompletionTriggerKind.Invoked
+        if explicit
+        else types.InlineCompletionTriggerKind.Automatic
+    )
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=kind),
+    )
+
+
+async def inline(
+    client: LanguageClient, uri: str, line: int, character: int, explicit: bool = True
+) -> list[types.InlineCompletionItem]:
+    result = await client.text_document_inline_completion_async(
+        inline_params(uri, line, character, explicit)
+    )
+    if result is None:
+        return []
+    if isinstance(result, types.InlineCompletionList):
+        return list(result.items)
+    return list(result)
