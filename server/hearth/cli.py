@@ -47,8 +47,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=("auto", "llamacpp", "ctransformers"),
-        help="inference backend (default: auto, chosen from the file)",
+        choices=("auto", "llamacpp", "ctransformers", "http"),
+        help="inference backend (default: auto, chosen from the file; http: the server "
+        "in server_url)",
     )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: auto)")
     p.add_argument("--context-length", type=int, metavar="N", help="context window in tokens")
@@ -231,7 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("file", help="a source file to type")
     q.add_argument("--model", required=True, metavar="PATH", help="model file")
-    q.add_argument("--backend", choices=("llamacpp", "ctransformers"), default="llamacpp")
+    q.add_argument(
+        "--backend",
+        choices=("llamacpp", "ctransformers", "http"),
+        default="llamacpp",
+        help="http: the same model behind a loopback server, side by side with llamacpp, "
+        "plus HTTP overhead and 4 editors sharing the server",
+    )
+    q.add_argument(
+        "--server-url", metavar="URL", help="with --backend http: use this running server"
+    )
     q.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: auto)")
     q.add_argument("--jumps", type=int, default=3, metavar="N", help="cursor positions")
     q.add_argument("--chars", type=int, default=16, metavar="N", help="characters per position")
@@ -590,6 +600,20 @@ def cmd_bench_context(args: argparse.Namespace) -> int:
 def cmd_bench_latency(args: argparse.Namespace) -> int:
     from hearth.bench.latency_bench import format_latency_report, run_latency_bench
 
+    if args.backend == "http":
+        from hearth.bench.http_bench import format_http_report, run_http_latency_bench
+
+        both = run_http_latency_bench(
+            Path(args.model),
+            Path(args.file),
+            server_url=args.server_url,
+            threads=args.threads,
+            jumps=args.jumps,
+            chars=args.chars,
+            progress=lambda m: _note(args, f"hearth bench: {m}"),
+        )
+        print(json.dumps(both, indent=2) if args.json else format_http_report(both))
+        return 0
     report = run_latency_bench(
         Path(args.model),
         Path(args.file),
@@ -646,6 +670,10 @@ def _assist_engine(args: argparse.Namespace) -> tuple[Any, Any]:
         settings = settings.merged({"chat_model": args.model}, "command line")
     if args.max_tokens:
         settings = settings.merged({"chat_max_tokens": args.max_tokens}, "command line")
+    if settings.backend == "http":  # a shared inference server (issue 10)
+        from hearth.engine.catalog import http_spec
+
+        return Engine(None, http_spec(settings)), AssistOptions.from_settings(settings)
     spec = ModelSpec(model_for(settings, "chat"), settings.backend, load_options(settings))
     return Engine(None, spec), AssistOptions.from_settings(settings)
 

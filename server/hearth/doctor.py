@@ -207,6 +207,59 @@ def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
         backend.close()
 
 
+def _server_checks(report: Report, settings: Settings) -> None:
+    """backend = "http": the endpoint is reachable, serves a model, and how big its context is."""
+    from pathlib import Path
+
+    from hearth.engine.backend import LoadOptions
+    from hearth.engine.catalog import http_endpoint
+    from hearth.engine.http_backend import HttpBackend, model_stub
+
+    ep = http_endpoint(settings)
+    if ep.is_loopback():
+        report.add("server privacy", OK, f"{ep.display()} is on this machine (loopback)")
+    elif ep.allow_remote:
+        report.add(
+            "server privacy",
+            WARN,
+            f"REMOTE server {ep.display()}: the code you edit is sent there (allow_remote = true)",
+            "make sure this is your team's own server, reached over a network you trust",
+        )
+    try:
+        t = time.perf_counter()
+        local = Path(ep.tokenizer).expanduser() if ep.tokenizer else None
+        backend = HttpBackend(
+            model_stub(ep, local), LoadOptions(n_ctx=settings.context_length, http=ep)
+        )
+        probe_ms = (time.perf_counter() - t) * 1000
+    except HearthError as exc:
+        report.add("inference server", FAIL, exc.message, exc.hint)
+        return
+    report.add(
+        "inference server",
+        OK,
+        f"{ep.display()} ({backend.flavor}) answers in {probe_ms:.0f} ms; models: "
+        f"{', '.join(backend.models) or 'none listed'}; using {backend.served_model}",
+    )
+    ctx = backend.server_n_ctx
+    report.add(
+        "server context",
+        OK if ctx else WARN,
+        f"{backend.n_ctx} tokens"
+        + (f" (server: {ctx})" if ctx else " (the server does not report its context)"),
+        None if ctx else "set context_length to the server's context size (e.g. --n_ctx)",
+    )
+    report.add(
+        "server tokens",
+        OK if backend.knows_vocab else WARN,
+        f"prompt lengths counted by {backend.tokenizer}",
+        None
+        if backend.knows_vocab
+        else "set server_tokenizer to the model's GGUF for exact budgets and FIM detection",
+    )
+    backend.close()
+
+
 def _param_count(mf: Any) -> float | None:
     """Parameters in billions, estimated from the file size and its type when not declared."""
     value = mf.metadata.get("general.parameter_count")
@@ -219,7 +272,10 @@ def run_doctor(settings: Settings, *, speed_test: bool = True) -> Report:
     report = Report()
     info = _system_checks(report)
     _backend_checks(report)
-    _model_checks(report, settings, speed_test)
+    if settings.backend == "http":
+        _server_checks(report, settings)
+    else:
+        _model_checks(report, settings, speed_test)
     from hearth.engine.catalog import recommendations
 
     report.recommendations = recommendations(info, report.speed)

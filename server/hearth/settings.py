@@ -48,8 +48,8 @@ class Settings:
         default="auto",
         metadata=_doc(
             "`auto` (by file: GGUF -> llama-cpp-python, legacy GGML -> ctransformers), "
-            "`llamacpp` or `ctransformers`.",
-            choices=("auto", "llamacpp", "ctransformers"),
+            "`llamacpp`, `ctransformers`, or `http` (an inference server, see `server_url`).",
+            choices=("auto", "llamacpp", "ctransformers", "http"),
         ),
     )
     model_type: str | None = field(
@@ -244,6 +244,65 @@ class Settings:
         ),
     )
 
+    # -- Shared inference server (backend = "http", engine/http_backend.py) --
+    server_url: str = field(
+        default="http://127.0.0.1:8080",
+        metadata=_doc(
+            "OpenAI-compatible inference server used when `backend` is `http` (llama.cpp "
+            "server, llama-cpp-python's server, vLLM, Ollama). Loopback only unless "
+            "`allow_remote` is on."
+        ),
+    )
+    server_model: str | None = field(
+        default=None,
+        metadata=_doc("Model name sent to the server. Unset: the first one `/v1/models` lists."),
+    )
+    allow_remote: bool = field(
+        default=False,
+        metadata=_doc(
+            "Let `server_url` point at another machine (your code is then sent there; "
+            "`hearth doctor` and the editor status say so). User settings only: refused in "
+            "a workspace `hearth.toml`."
+        ),
+    )
+    server_api_key_env: str | None = field(
+        default="HEARTH_API_KEY",
+        metadata=_doc(
+            "Environment variable holding the server's API key (sent as a Bearer token, "
+            "never logged). User settings only."
+        ),
+    )
+    server_api_key_file: str | None = field(
+        default=None,
+        metadata=_doc(
+            "File holding the API key; refused when other users can read it (chmod 600). "
+            "User settings only."
+        ),
+    )
+    server_timeout_ms: int = field(
+        default=30_000,
+        metadata=_doc(
+            "Longest wait for the server to send the next bytes of an answer (milliseconds).",
+            min=100,
+        ),
+    )
+    server_retries: int = field(
+        default=2,
+        metadata=_doc(
+            "Connection attempts repeated (with backoff) when the server cannot be reached; "
+            "a request the server received is never sent twice.",
+            min=0,
+            max=10,
+        ),
+    )
+    server_tokenizer: str | None = field(
+        default=None,
+        metadata=_doc(
+            "A local GGUF with the server model's vocabulary, for counting prompt tokens when "
+            "the server has no `/tokenize`. Neither: about 3 characters per token."
+        ),
+    )
+
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
@@ -330,6 +389,22 @@ def _validate(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
+# Settings a repository must not set for whoever opens it: they decide where its code is
+# sent and with which credentials.
+USER_ONLY = frozenset({"allow_remote", "server_api_key_env", "server_api_key_file"})
+
+
+def _refuse_user_only(values: Mapping[str, Any], source: str) -> None:
+    for raw in values:
+        key = _camel_to_snake(raw) if raw not in USER_ONLY else raw
+        if key in USER_ONLY:
+            raise ConfigError(
+                f"{source}: {key!r} can only be set in your user hearth.toml, the environment "
+                "or the command line, not by a workspace",
+                "move it to the user config file (see `hearth doctor`)",
+            )
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -376,7 +451,10 @@ def load_settings(
         candidates.append(workspace / CONFIG_FILE)
     for path in candidates:
         if path.is_file():
-            settings = settings.merged(read_toml(path), str(path))
+            values = read_toml(path)
+            if workspace is not None and path == workspace / CONFIG_FILE:
+                _refuse_user_only(values, str(path))
+            settings = settings.merged(values, str(path))
     settings = settings.merged(env_overrides(env), "environment")
     if overrides:
         settings = settings.merged(

@@ -16,7 +16,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from hearth.bench import synth
+from hearth.bench import scripted, synth
 
 SHARED_STORIES = (
     Path(__file__).resolve().parents[2].parent / "shared" / "models" / "stories260K.gguf"
@@ -45,8 +45,17 @@ def _model_for(request: pytest.FixtureRequest) -> Path:
         if not SHARED_STORIES.is_file():
             pytest.skip("../shared/models/stories260K.gguf is absent: real-weight test skipped")
         return SHARED_STORIES
+    if getattr(request, "param", "synth") == "scripted":
+        reviewer: Path = request.getfixturevalue("scripted_model")
+        return reviewer
     model: Path = request.getfixturevalue("chat_model")
     return model
+
+
+@pytest.fixture(scope="module")
+def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Hand-weighted: its review is one known finding (see hearth.bench.scripted)."""
+    return scripted.write_scripted_reviewer(tmp_path_factory.mktemp("m") / "scripted.gguf")
 
 
 def _plain(value: Any) -> Any:
@@ -75,7 +84,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, tmp
             initialization_options={
                 "model": str(model),
                 "indexDir": str(tmp_path / "index"),
-                "chatMaxTokens": getattr(request, "chat_max_tokens", 40),
+                "chatMaxTokens": 160 if getattr(request, "param", "") == "scripted" else 40,
                 "contextLength": 2048,
             },
         )
@@ -252,3 +261,38 @@ async def test_real_model_explanation_streams_end_to_end(
     reports = [r for r in client.progress_reports[token] if r.kind == "report"]
     assert len(reports) > 3  # it really streamed, token by token
     assert len(result["markdown"].split()) > 5  # real weights write words
+
+
+@pytest.mark.parametrize("client", ["scripted"], indirect=True)
+async def test_a_real_finding_becomes_a_diagnostic_whose_quick_fix_applies(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    uri = (tmp_path / "ws" / "app.py").as_uri()
+    result = await _command(client, "hearth.review", uri, _range(0, 0, 7, 0), "review-scripted")
+    (finding,) = result["findings"]
+    assert finding["message"] == scripted.FINDING_MESSAGE
+    (diag,) = client.diagnostics[uri]
+    line = scripted.FINDING_LINE - 1
+    assert diag.source == "hearth" and diag.range.start.line == diag.range.end.line == line
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=diag.range,
+            context=types.CodeActionContext(
+                diagnostics=[diag], only=[types.CodeActionKind.QuickFix]
+            ),
+        )
+    )
+    (fix,) = [a for a in actions or [] if isinstance(a, types.CodeAction)]
+    assert fix.edit and fix.edit.changes
+    (edit,) = fix.edit.changes[uri]
+    assert edit.range == diag.range
+    # Applying the edit replaces exactly the finding's line and nothing else.
+    lines = CODE.split("\n")
+    start, end = edit.range.start, edit.range.end
+    before = "\n".join([*lines[: start.line], lines[start.line][: start.character]])
+    after = "\n".join([lines[end.line][end.character :], *lines[end.line + 1 :]])
+    fixed = before + edit.new_text + after
+    assert fixed.split("\n")[: start.line] == lines[: start.line]
+    assert scripted.FINDING_MESSAGE in fixed.split("\n")[line]
+    assert fixed.split("\n")[line + 1 :] == lines[line + 1 :]

@@ -20,6 +20,8 @@ export interface ServerStatus {
     readonly message?: string | null;
     readonly path?: string | null;
     readonly backend?: string | null;
+    /** A non-loopback inference server the code is sent to (backend = "http"). */
+    readonly remote?: string | null;
   };
   readonly busy?: boolean;
 }

@@ -63,6 +63,7 @@ export function describeStatus(facts: ClientFacts, status: ServerStatus | undefi
   const index = status?.index;
   const where = facts.version ? `\n${facts.version}` : "";
   const modelLine = model?.path ? `\nModel: ${model.path}${model.backend ? ` (${model.backend})` : ""}` : "";
+  const remoteLine = model?.remote ? `\nRemote inference server: ${model.remote} (your code is sent there)` : "";
   if (model?.state === "error") {
     return {
       phase: "error",
@@ -91,14 +92,14 @@ export function describeStatus(facts: ClientFacts, status: ServerStatus | undefi
     return {
       phase: "busy",
       text: `$(loading~spin) Hearth${off}`,
-      tooltip: `Hearth is generating${modelLine}${where}`,
+      tooltip: `Hearth is generating${modelLine}${remoteLine}${where}`,
     };
   }
   const warning = index?.warning ? `\nIndex: ${index.warning}` : "";
   return {
     phase: "ready",
-    text: `${icon} Hearth`,
-    tooltip: `Hearth is ready${off}${modelLine}${warning}${where}\nClick for actions.`,
+    text: model?.remote ? `${icon} Hearth $(globe)` : `${icon} Hearth`,
+    tooltip: `Hearth is ready${off}${modelLine}${remoteLine}${warning}${where}\nClick for actions.`,
   };
 }
 

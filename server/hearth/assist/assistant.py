@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from hearth.assist.chat import format_chat
+from hearth.assist.chat import ChatPrompt, format_chat
 from hearth.assist.findings import Finding, ParsedReview, parse_review, schema_json
 from hearth.assist.prompts import load_prompt, render
 from hearth.assist.selection import Selection
@@ -143,7 +143,10 @@ def start(
         last, extra, note = sel.end_line, related, ""
         while True:
             user = _user_prompt(kind, sel, last, extra, note)
-            chat = format_chat(backend, system, user, setting=options.chat_template)
+            if backend.remote:  # the server applies its model's chat template
+                chat = _server_chat(backend, system, user)
+            else:
+                chat = format_chat(backend, system, user, setting=options.chat_template)
             if len(chat.tokens) <= budget:
                 break
             if extra:  # context goes first: the selection is what was asked about
@@ -177,6 +180,7 @@ def start(
             stop_ids=chat.stop_ids,
             time_budget_s=options.time_budget_s,
             sampling=sampling,
+            messages=(("system", system), ("user", user)) if backend.remote else (),
         )
         return chat.tokens, request
 
@@ -193,6 +197,18 @@ def start(
 
     handle = engine.submit(Role.CHAT, build, on_text=emit if on_text else None)
     return AssistJob(kind, sel, handle, prepared)
+
+
+# Tokens a chat template adds around two turns (role markers, separators): an allowance,
+# since a server applies the template itself.
+CHAT_TEMPLATE_ALLOWANCE = 32
+
+
+def _server_chat(backend: Backend, system: str, user: str) -> ChatPrompt:
+    """A chat prompt for a remote server: sized for the budget, sent as messages."""
+    tokens = backend.tokenize(system) + backend.tokenize(user)
+    tokens += [0] * CHAT_TEMPLATE_ALLOWANCE  # only the count matters: messages are sent
+    return ChatPrompt(tokens=tokens, template="server", stop=(), stop_ids=frozenset())
 
 
 _ENDINGS = {

@@ -108,6 +108,7 @@ async def _session(
     jumps: int,
     chars: int,
     progress: Callable[[str], None],
+    extra_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from pygls.lsp.client import LanguageClient
 
@@ -127,6 +128,7 @@ async def _session(
     }
     if threads:
         options["threads"] = threads
+    options.update(extra_options or {})
     try:
         await client.initialize_async(
             types.InitializeParams(
@@ -246,8 +248,11 @@ def run_latency_bench(
     jumps: int = 3,
     chars: int = 16,
     progress: Callable[[str], None] = lambda _m: None,
+    extra_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    session = asyncio.run(_session(model, source, backend, threads, jumps, chars, progress))
+    session = asyncio.run(
+        _session(model, source, backend, threads, jumps, chars, progress, extra_options)
+    )
     samples = session["samples"]
     cold = [s for s in samples if s.get("source") == "model" and s["first"]]
     warm = [s for s in samples if s.get("source") == "model" and not s["first"]]
@@ -255,7 +260,9 @@ def run_latency_bench(
     answered = [s for s in samples if s.get("source") in ("model", "typed-ahead", "cache")]
     progress("measuring the raw decode floor")
     gen = [s.get("generated_tokens", 0) for s in warm] or [1]
-    floor = _raw_floor(model, backend, threads, max(8, int(statistics.median(gen))))
+    # Over http the floor is the same model decoding in process (the server's own speed).
+    floor_backend = "llamacpp" if backend == "http" else backend
+    floor = _raw_floor(model, floor_backend, threads, max(8, int(statistics.median(gen))))
     per_tok = floor["decode_ms_per_token"]
     ratios = [
         s["e2e_ms"] / (per_tok * s["generated_tokens"]) for s in warm if s.get("generated_tokens")

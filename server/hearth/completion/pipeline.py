@@ -18,7 +18,7 @@ from hearth.completion.postprocess import CursorContext, detect_indent_unit, pos
 from hearth.completion.shape import CursorShape, cursor_shape
 from hearth.completion.triggers import TriggerInput, TriggerRules, skip_reason
 from hearth.context.builder import CompletionContext, ContextEngine, DocumentView
-from hearth.engine.backend import Backend, SamplingParams
+from hearth.engine.backend import BACKGROUND_PREFILL_CHUNK, Backend, SamplingParams
 from hearth.engine.generate import Generation, GenerationRequest, StopReason
 from hearth.engine.service import Engine, PromptBuilder, Role
 from hearth.engine.worker import JobHandle
@@ -170,6 +170,7 @@ class CompletionPipeline:
                 stop_ids=stop_ids,
                 time_budget_s=options.time_budget_s,
                 sampling=sampling,
+                prefill_chunk=BACKGROUND_PREFILL_CHUNK if plan.speculative else None,
             )
             return plan.context.tokens, request
 

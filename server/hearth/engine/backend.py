@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from hearth.engine.http_endpoint import HttpEndpoint
 from hearth.engine.model_file import ModelFile
 
 # Prefill is evaluated in chunks of at most this many tokens so that a cancel or a
 # preemption is noticed quickly even for long prompts.
 PREFILL_CHUNK = 128
+# Background work (warm-up, speculation) evaluates in smaller chunks: a keystroke cancels it
+# between two chunks, so the chunk bounds how long the user's request waits for it.
+BACKGROUND_PREFILL_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class LoadOptions:
     n_gpu_layers: int = 0
     seed: int = 0
     model_type: str | None = None  # ctransformers model type for legacy GGML files
+    http: HttpEndpoint | None = None  # the inference server, for backend = "http"
 
     def threads(self) -> int:
         """Threads default to the physical-ish core count: hyperthreads slow llama.cpp down."""
@@ -77,6 +82,9 @@ class Backend(ABC):
     """A loaded model. Not thread-safe: the inference worker is its only caller."""
 
     name: ClassVar[str]
+    # A remote backend generates whole texts on a server: `generate()` then drives its
+    # `stream_completion()` instead of prefill/sample/accept.
+    remote: ClassVar[bool] = False
 
     def __init__(self, model: ModelFile, options: LoadOptions) -> None:
         self.model = model
@@ -114,6 +122,11 @@ class Backend(ABC):
     def eog_ids(self) -> frozenset[int]:
         """End-of-generation ids known to the model (eos, eot)."""
 
+    @property
+    def knows_vocab(self) -> bool:
+        """Whether `special_token_id` reflects the model's real vocab (FIM auto-detection)."""
+        return True
+
     def special_token_id(self, text: str) -> int | None:
         """The id of the vocab entry spelled exactly `text`, or None."""
         if self._vocab_index is None:
@@ -139,29 +152,32 @@ class Backend(ABC):
 
     # -- evaluation -----------------------------------------------------------------------
     def prefill(
-        self, tokens: Sequence[int], should_stop: Callable[[], bool] | None = None
+        self,
+        tokens: Sequence[int],
+        should_stop: Callable[[], bool] | None = None,
+        chunk: int | None = None,
     ) -> PrefillStats:
         """Make the context hold `tokens`, reusing the longest common prefix already there.
 
-        Evaluates in chunks of at most PREFILL_CHUNK tokens and checks `should_stop` between
-        them, so a cancel reaches into a long prefill; on a stop it returns with
-        `cancelled=True` and the context holds a valid prefix.
+        Evaluates in chunks of at most `chunk` (default PREFILL_CHUNK) tokens and checks
+        `should_stop` between them, so a cancel reaches into a long prefill; on a stop it
+        returns with `cancelled=True` and the context holds a valid prefix.
         """
         tokens = list(tokens)
         # Keep at least one token to evaluate: sampling needs fresh logits.
         reuse = max(0, min(common_prefix(self._cached_tokens(), tokens), len(tokens) - 1))
         reuse = self._keep_prefix(reuse)
         stats = PrefillStats(n_prompt=len(tokens), n_reused=reuse)
-        chunk_size = max(1, min(PREFILL_CHUNK, self.options.n_batch))
+        chunk_size = max(1, min(chunk or PREFILL_CHUNK, self.options.n_batch))
         pos = reuse
         while pos < len(tokens):
             if should_stop is not None and should_stop():
                 stats.cancelled = True
                 break
-            chunk = tokens[pos : pos + chunk_size]
-            self._eval(chunk)
-            pos += len(chunk)
-            stats.n_evaluated += len(chunk)
+            part = tokens[pos : pos + chunk_size]
+            self._eval(part)
+            pos += len(part)
+            stats.n_evaluated += len(part)
         return stats
 
     def accept(self, token: int) -> None:
@@ -194,6 +210,19 @@ class Backend(ABC):
 
     def resume_sampling(self, tokens: Sequence[int]) -> None:  # noqa: B027 - optional hook
         """Replay tokens generated before a preemption into stateful samplers (grammars)."""
+
+    def stream_completion(
+        self,
+        prompt: Sequence[int],
+        messages: Sequence[tuple[str, str]],
+        max_tokens: int,
+        stop: Sequence[str],
+        sampling: SamplingParams,
+        should_stop: Callable[[], bool],
+    ) -> Iterator[str]:
+        """Remote backends: stream the text generated for `prompt` (or for the chat
+        `messages` when given); stop, closing the request, once `should_stop()` is true."""
+        raise NotImplementedError(f"{self.name} generates in process")
 
     def json_schema_grammar(self, schema: str) -> str | None:
         """A grammar for `SamplingParams.grammar` that constrains output to a JSON schema,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hearth.engine.backend import LoadOptions
+from hearth.engine.http_endpoint import HttpEndpoint
 from hearth.engine.model_file import ModelFile
 from hearth.engine.registry import (
     DEFAULT_CHAT_MODEL,
@@ -75,10 +76,32 @@ def load_options(settings: Settings) -> LoadOptions:
         n_gpu_layers=settings.gpu_layers,
         seed=settings.seed,
         model_type=settings.model_type,
+        http=http_endpoint(settings) if settings.backend == "http" else None,
     )
 
 
+def http_endpoint(settings: Settings) -> HttpEndpoint:
+    return HttpEndpoint(
+        url=settings.server_url,
+        model=settings.server_model,
+        allow_remote=settings.allow_remote,
+        api_key_env=settings.server_api_key_env,
+        api_key_file=settings.server_api_key_file,
+        timeout_s=settings.server_timeout_ms / 1000,
+        retries=settings.server_retries,
+        tokenizer=settings.server_tokenizer,
+    )
+
+
+def http_spec(settings: Settings) -> ModelSpec:
+    """The server stands in for both roles; the path is the local tokenizer GGUF, if any."""
+    tokenizer = settings.server_tokenizer or ""
+    return ModelSpec(Path(tokenizer).expanduser(), "http", load_options(settings))
+
+
 def completion_spec(settings: Settings, *, progress: bool = True) -> ModelSpec:
+    if settings.backend == "http":
+        return http_spec(settings)
     return ModelSpec(
         model_for(settings, "completion", progress=progress),
         settings.backend,

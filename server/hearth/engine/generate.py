@@ -7,6 +7,7 @@ the start of a stop is held back, so no fragment of `<|endoftext|>` ever reaches
 from __future__ import annotations
 
 import codecs
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from enum import Enum
 
 from hearth.engine.backend import Backend, SamplingParams
 from hearth.errors import ContextOverflowError
+
+log = logging.getLogger(__name__)
 
 
 class StopReason(str, Enum):
@@ -24,6 +27,7 @@ class StopReason(str, Enum):
     CONTEXT = "context"  # the context window is full
     CANCELLED = "cancelled"
     PREEMPTED = "preempted"  # paused for a more urgent request; can resume
+    ERROR = "error"  # a remote server failed mid-answer (logged); the text is dropped
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,10 @@ class GenerationRequest:
     stop_ids: frozenset[int] = frozenset()
     time_budget_s: float | None = None
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    prefill_chunk: int | None = None  # smaller for background work (see backend.prefill)
+    # Chat turns (role, content) for a remote backend's chat endpoint; the token prompt then
+    # only measures the request (in-process backends never see this).
+    messages: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -111,8 +119,10 @@ def generate(
             f"the prompt has {len(full)} tokens but the model's context holds {n_ctx}",
             "raise n_ctx (context_length) in the settings, or use a smaller context budget",
         )
-    if not full:  # e.g. prefix-only completion at the start of an empty file, no BOS
+    if not full and not request.messages:  # e.g. prefix-only at the start of an empty file
         return Generation("", StopReason.EOS, [], 0, 0, 0, 0.0, 0.0)
+    if backend.remote:
+        return _generate_remote(backend, full, request, should_stop, on_text)
     reason_box: list[StopReason] = []
 
     def stop_now() -> bool:
@@ -125,7 +135,7 @@ def generate(
         return False
 
     t0 = time.perf_counter()
-    stats = backend.prefill(full, stop_now)
+    stats = backend.prefill(full, stop_now, request.prefill_chunk)
     t1 = time.perf_counter()
     gen = Generation(
         text="",
@@ -201,6 +211,101 @@ def generate(
     gen.text = text
     gen.stop_reason = reason
     gen.decode_s = time.perf_counter() - t1
+    return gen
+
+
+def _generate_remote(
+    backend: Backend,
+    prompt: list[int],
+    request: GenerationRequest,
+    should_stop: Callable[[], StopReason | None] | None,
+    on_text: Callable[[str], None] | None,
+) -> Generation:
+    """The same stops, budgets and cancellation over a server's streamed text.
+
+    A server failure after the request was sent gives an empty answer and a logged error
+    (a half-written suggestion is worse than none); one before it raises.
+    """
+    from hearth.engine.http_client import StreamBrokenError
+
+    t0 = time.perf_counter()
+    budget = request.time_budget_s
+    hard_deadline = t0 + 2 * budget if budget is not None else None
+    reason_box: list[StopReason] = []
+
+    def stop_now() -> bool:
+        reason = should_stop() if should_stop is not None else None
+        if reason is None and hard_deadline is not None and time.perf_counter() >= hard_deadline:
+            reason = StopReason.TIME
+        if reason is not None and not reason_box:
+            reason_box.append(reason)
+        return reason is not None
+
+    gen = Generation("", StopReason.EOS, [], len(prompt), 0, len(prompt), 0.0, 0.0)
+    matcher = StopMatcher(request.stop)
+    text = ""
+    emitted = 0
+    reason = StopReason.EOS
+    overtime_at: int | None = None
+    first_at: float | None = None
+    stream = backend.stream_completion(
+        prompt,
+        request.messages,
+        request.max_tokens,
+        request.stop,
+        request.sampling,
+        stop_now,
+    )
+    try:
+        for piece in stream:
+            if first_at is None:
+                first_at = time.perf_counter()
+            gen.tokens.append(0)  # one event is one token on llama.cpp-style servers
+            before = len(text)
+            text += piece
+            hit = matcher.find(text, before)
+            if hit != -1:
+                text = text[:hit]
+                reason = StopReason.STOP
+                break
+            if budget is not None and overtime_at is None and time.perf_counter() >= t0 + budget:
+                overtime_at = before
+            if overtime_at is not None:
+                cut = _line_end_after(text, overtime_at)
+                if cut != -1:
+                    text = text[:cut]
+                    reason = StopReason.TIME
+                    break
+            if len(gen.tokens) >= request.max_tokens:
+                reason = StopReason.MAX_TOKENS
+                break
+            safe = matcher.safe_end(text)
+            if on_text is not None and safe > emitted:
+                on_text(text[emitted:safe])
+                emitted = safe
+            if stop_now():
+                break
+    except StreamBrokenError as exc:
+        log.error("%s", exc.user_message())
+        gen.stop_reason = StopReason.ERROR
+        gen.prefill_s = (first_at or time.perf_counter()) - t0
+        gen.decode_s = time.perf_counter() - (first_at or t0)
+        return gen
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # closes the connection: the server stops generating
+    if reason_box and reason is StopReason.EOS:
+        reason = reason_box[0]
+    if reason in (StopReason.CANCELLED, StopReason.PREEMPTED):
+        text = text[:emitted]
+    elif on_text is not None and len(text) > emitted:
+        on_text(text[emitted:])
+    gen.text = text
+    gen.stop_reason = reason
+    now = time.perf_counter()
+    gen.prefill_s = (first_at or now) - t0
+    gen.decode_s = now - (first_at or now)
     return gen
 
 

@@ -18,7 +18,7 @@ from hearth.errors import BackendUnavailableError, ConfigError, UnsupportedModel
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "llamacpp", "ctransformers")
+BACKENDS = ("auto", "llamacpp", "ctransformers", "http")
 
 
 def installed_backends() -> dict[str, bool]:
@@ -82,13 +82,25 @@ def choose_backend(model: ModelFile, requested: str = "auto") -> Choice:
 def load_backend(
     path: str | Path, backend: str = "auto", options: LoadOptions | None = None
 ) -> Backend:
-    """Read `path`, choose a backend and load the model with it."""
+    """Read `path`, choose a backend and load the model with it.
+
+    For `http`, `path` is an optional local GGUF holding the server model's vocab (empty:
+    none); the server itself comes from `options.http`.
+    """
+    opts = options or LoadOptions()
+    if backend == "http":
+        from hearth.engine.http_backend import HttpBackend, model_stub
+        from hearth.engine.http_endpoint import HttpEndpoint
+
+        ep = opts.http or HttpEndpoint()
+        local = Path(path) if str(path) not in ("", ".") else None
+        log.info("using the inference server at %s", ep.display())
+        return HttpBackend(model_stub(ep, local), opts)
     model = read_model_file(path)
     choice = choose_backend(model, backend)
     log.info(
         "loading %s (%s) with %s: %s", model.path, model.architecture, choice.backend, choice.reason
     )
-    opts = options or LoadOptions()
     if choice.backend == "llamacpp":
         from hearth.engine.llamacpp_backend import LlamaCppBackend
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
-from hearth.engine.backend import Backend, LoadOptions
+from hearth.engine.backend import BACKGROUND_PREFILL_CHUNK, Backend, LoadOptions
 from hearth.engine.generate import Generation, GenerationRequest, StopReason, generate
 from hearth.engine.loader import load_backend
 from hearth.engine.templates import FimTemplate, detect_template, get_template, load_templates
@@ -111,6 +111,12 @@ class Engine:
         self.fim_template_name = fim_template
         self.templates = load_templates(templates_dir)
         self.worker = InferenceWorker()
+        # A shared server runs requests side by side: explain/review get their own thread
+        # there so a long review never holds up a completion (nothing to preempt locally).
+        chat_spec = self.specs[Role.CHAT]
+        self.remote_chat = chat_spec is not None and chat_spec.backend == "http"
+        self.chat_worker = InferenceWorker("hearth-http-chat") if self.remote_chat else self.worker
+        self._load_lock = threading.Lock()
         self._loaded: dict[ModelSpec, Backend] = {}
         self._fim: dict[ModelSpec, FimTemplate] = {}
         self._lock = threading.Lock()
@@ -133,12 +139,13 @@ class Engine:
                 f"no {role.value} model is configured",
                 "pass --model /path/to/model.gguf or set HEARTH_MODEL",
             )
-        with self._lock:
-            backend = self._loaded.get(spec)
-        if backend is None:
-            backend = load_backend(spec.path, spec.backend, spec.options)
+        with self._load_lock:  # two workers may ask at once; load each spec once
             with self._lock:
-                self._loaded[spec] = backend
+                backend = self._loaded.get(spec)
+            if backend is None:
+                backend = load_backend(spec.path, spec.backend, spec.options)
+                with self._lock:
+                    self._loaded[spec] = backend
         return backend
 
     def load(self, role: Role = Role.COMPLETION) -> JobHandle[Backend]:
@@ -156,6 +163,12 @@ class Engine:
             return self._fim[spec]
         if self.fim_template_name != "auto":
             tpl = get_template(self.templates, self.fim_template_name)
+        elif not backend.knows_vocab:
+            tpl = get_template(self.templates, "prefix-only")
+            log.warning(
+                "the model's vocabulary is unknown (no tokenizer): completing from the prefix "
+                "only; set fim_template (or server_tokenizer) to use the code after the cursor"
+            )
         else:
 
             def count(text: str) -> int | None:
@@ -204,12 +217,13 @@ class Engine:
         """Queue a generation. Completions go first; chat work is preemptible and resumes."""
         job = _GenerationJob(self, role, build, on_text)
         is_chat = role is Role.CHAT
-        return self.worker.submit(
+        worker = self.chat_worker if is_chat else self.worker
+        return worker.submit(
             job,
             priority=Priority.CHAT if is_chat else Priority.COMPLETION,
             group=group,
             supersede=supersede,
-            preemptible=is_chat,
+            preemptible=is_chat and not self.remote_chat,
             name=f"{role.value} generation",
         )
 
@@ -226,11 +240,15 @@ class Engine:
 
         def run(control: JobControl) -> int:
             backend = self.backend_for(role)
+            if backend.remote:
+                return 0  # a server caches prompts itself (llama.cpp: cache_prompt)
             tokens = list(build(backend))
             self.count("warmups")
             if not tokens or len(tokens) >= backend.n_ctx:
                 return 0
-            stats = backend.prefill(tokens, lambda: control.check() is not None)
+            stats = backend.prefill(
+                tokens, lambda: control.check() is not None, BACKGROUND_PREFILL_CHUNK
+            )
             self.count("evaluated_tokens", stats.n_evaluated)
             return stats.n_evaluated
 
@@ -240,6 +258,8 @@ class Engine:
 
     def close(self) -> None:
         self.worker.shutdown()
+        if self.chat_worker is not self.worker:
+            self.chat_worker.shutdown()
         with self._lock:
             for backend in self._loaded.values():
                 backend.close()

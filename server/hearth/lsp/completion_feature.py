@@ -26,6 +26,7 @@ from hearth.completion.pipeline import Cached, CompletionOptions, CompletionPipe
 from hearth.completion.stats import StatsEvent, StatsStore
 from hearth.context.builder import ContextEngine, DocumentView
 from hearth.engine.generate import Generation, StopReason
+from hearth.engine.http_client import InferenceServerError
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -326,6 +327,8 @@ class CompletionFeature:
                     gens.append(await asyncio.wrap_future(handle.future))
                 except concurrent.futures.CancelledError:
                     pass
+                except InferenceServerError as exc:  # backend = "http": an empty answer
+                    log.error("completion: %s", exc.user_message())
                 except asyncio.CancelledError:
                     task = asyncio.current_task()
                     if task is not None and task.cancelling():

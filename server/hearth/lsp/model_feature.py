@@ -25,8 +25,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How often an unreachable inference server is tried again (seconds).
+SERVER_RETRY_S = 10.0
+
 # Settings whose change means loading the model again.
 MODEL_KEYS = (
+    "server_url",
+    "server_model",
+    "allow_remote",
+    "server_api_key_env",
+    "server_api_key_file",
+    "server_timeout_ms",
+    "server_retries",
+    "server_tokenizer",
     "model",
     "chat_model",
     "backend",
@@ -46,6 +57,7 @@ class ModelState:
     message: str | None = None
     path: str | None = None
     backend: str | None = None
+    remote: str | None = None  # a non-loopback inference server the code is sent to
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +65,7 @@ class ModelState:
             "message": self.message,
             "path": self.path,
             "backend": self.backend,
+            "remote": self.remote,
         }
 
 
@@ -65,6 +78,7 @@ class ModelFeature:
         self._task: asyncio.Task[None] | None = None
         self._generation = 0  # bumps on every (re)load so a stale load cannot win
         self.listeners: list[Any] = []  # callables run (on the loop) when the model is ready
+        self._server_retrying = False  # an unreachable server is retried quietly
 
     @property
     def ready(self) -> bool:
@@ -87,6 +101,9 @@ class ModelFeature:
         from hearth.engine.catalog import find_configured_model, load_options
         from hearth.engine.service import Engine, ModelSpec, Role
 
+        if settings.backend == "http":
+            await self._load_http(settings, generation)
+            return
         try:
             path, how = find_configured_model(settings, "completion")
             chat_path, _ = find_configured_model(settings, "chat")
@@ -131,6 +148,47 @@ class ModelFeature:
         log.info("model ready: %s via %s", path, backend.name)
         for listener in list(self.listeners):
             listener()
+
+    async def _load_http(self, settings: Settings, generation: int) -> None:
+        """Connect to the shared inference server; a remote one is named in the status."""
+        from hearth.engine.catalog import http_endpoint, http_spec
+        from hearth.engine.http_client import ServerUnreachableError
+        from hearth.engine.service import Engine, Role
+
+        ep = http_endpoint(settings)
+        where = ep.display() + ("" if ep.is_loopback() else " (REMOTE: your code is sent there)")
+        engine = Engine(http_spec(settings), fim_template=settings.fim_template)
+        self.engine = engine
+        remote = None if ep.is_loopback() else ep.display()
+        self.info = ModelState("loading", f"inference server {where}", ep.display(), "http", remote)
+        try:
+            backend = await asyncio.wrap_future(engine.load(Role.COMPLETION).future)
+            detect = engine.worker.submit(lambda _c: engine.fim_template(backend), name="template")
+            await asyncio.wrap_future(detect.future)
+        except HearthError as exc:
+            if generation == self._generation:
+                if not self._server_retrying:
+                    self._failed(exc.user_message(), ep.display())
+                self.info = ModelState("error", exc.message, ep.display(), "http", remote)
+                if isinstance(exc, ServerUnreachableError):  # comes back when the server does
+                    self._server_retrying = True
+                    asyncio.get_running_loop().call_later(
+                        SERVER_RETRY_S, self._retry_server, settings, generation
+                    )
+            return
+        self._server_retrying = False
+        if generation != self._generation:
+            return
+        self.backend = backend
+        self.info = ModelState("ready", f"inference server {where}", ep.display(), "http", remote)
+        log.info("inference server ready: %s", where)
+        for listener in list(self.listeners):
+            listener()
+
+    def _retry_server(self, settings: Settings, generation: int) -> None:
+        if generation == self._generation and self.info.state == "error":
+            log.info("trying the inference server again")
+            self.start(settings)
 
     def _failed(self, message: str, path: str | None = None) -> None:
         log.warning("model: %s", message)

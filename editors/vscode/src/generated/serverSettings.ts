@@ -40,4 +40,12 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
   { key: "speculative", name: "speculative", type: "boolean", nullable: false },
   { key: "warmup", name: "warmup", type: "boolean", nullable: false },
   { key: "completionStats", name: "completion_stats", type: "boolean", nullable: false },
+  { key: "serverUrl", name: "server_url", type: "string", nullable: false },
+  { key: "serverModel", name: "server_model", type: "string", nullable: true },
+  { key: "allowRemote", name: "allow_remote", type: "boolean", nullable: false },
+  { key: "serverApiKeyEnv", name: "server_api_key_env", type: "string", nullable: true },
+  { key: "serverApiKeyFile", name: "server_api_key_file", type: "string", nullable: true },
+  { key: "serverTimeoutMs", name: "server_timeout_ms", type: "integer", nullable: false },
+  { key: "serverRetries", name: "server_retries", type: "integer", nullable: false },
+  { key: "serverTokenizer", name: "server_tokenizer", type: "string", nullable: true },
 ];

@@ -56,3 +56,12 @@ test("doctor gets the editor's model settings as flags", () => {
     "-m", "hearth", "doctor", "--model", "/m.gguf", "--threads", "0", "--gpu-layers", "8",
   ]);
 });
+
+test("status: a remote inference server is marked in the item and named in the tooltip", () => {
+  const model = { state: "ready" as const, path: "http://gpu.lan:8080", backend: "http", remote: "http://gpu.lan:8080" };
+  const view = describeStatus(RUNNING, { index: { state: "ready" }, model });
+  assert.equal(view.text, "$(sparkle) Hearth $(globe)");
+  assert.match(view.tooltip, /Remote inference server: http:\/\/gpu\.lan:8080 \(your code is sent there\)/);
+  const local = describeStatus(RUNNING, { index: { state: "ready" }, model: { ...model, remote: null } });
+  assert.equal(local.text, "$(sparkle) Hearth");
+});
