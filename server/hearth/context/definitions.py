@@ -275,9 +275,18 @@ class DefinitionSource:
                 else store.definitions(name, limit=MAX_HITS)
             )
             scored: list[tuple[float, str, Definition]] = []
+            # A name the current file defines itself shadows same-named definitions elsewhere
+            # (they would be noise, e.g. every other `main`), unless imported by that name.
+            shadowed = relpath is not None and any(h.path == relpath for h in hits)
             for hit in hits:
                 d = hit.definition
                 if family(hit.language) != kin:
+                    continue
+                if (
+                    shadowed
+                    and hit.path != relpath
+                    and hit.path not in imported_names.get(name, ())
+                ):
                     continue
                 if hit.path == relpath:
                     if not current_fresh or visible[0] <= d.start_line <= visible[1]:
