@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from hearth.bench import synth
@@ -215,3 +216,33 @@ async def test_completion_fallback_for_clients_without_inline_completion(
         )
     )
     assert off is None
+
+
+async def test_request_for_an_edited_document_gets_content_modified(slow: LanguageClient) -> None:
+    """An edit while a request runs makes its answer stale: -32801, not a misplaced suggestion
+    (a newer request with no edit in between still gets the empty supersession answer)."""
+    root: Path = slow.hearth_root  # type: ignore[attr-defined]
+    uri = open_doc(slow, root / "c.py", "def f():\n    \n\ndef g():\n    \n")
+    first = _send_inline(slow, inline_params(uri, 1, 4, explicit=False), "stale")
+    await _wait_busy(slow)
+    await asyncio.sleep(0.2)
+    slow.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(1, 4), types.Position(1, 4)), text="x"
+                )
+            ],
+        )
+    )
+    second = _send_inline(slow, inline_params(uri, 1, 5, explicit=False), "fresh")
+    with pytest.raises(JsonRpcException) as err:
+        await asyncio.wait_for(first, 10)
+    assert err.value.code == -32801
+    stats = await completion_stats(slow)
+    assert stats["counters"].get("stale") == 1
+    slow.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="fresh"))
+    with pytest.raises(Exception, match="cancel"):
+        await asyncio.wait_for(second, 10)
+    await _idle(slow, 5)

@@ -30,6 +30,7 @@ from hearth.context.receivers import (
 from hearth.context.snippet import DEFINITION, IMPORTS, Snippet, family
 from hearth.index.extract import identifiers
 from hearth.index.model import Definition
+from hearth.index.redact import redact
 from hearth.index.store import DefinitionHit, content_hash
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class SourceLines:
                 text = (self.indexer.root / path).read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return None
-        lines = text.split("\n")
+        lines = redact(text).split("\n")
         self._cache[path] = (record.hash, lines)
         if len(self._cache) > self.entries:
             self._cache.popitem(last=False)

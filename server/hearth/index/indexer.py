@@ -22,6 +22,7 @@ from typing import Any
 from hearth.index.extract import extract
 from hearth.index.languages import language_for_path
 from hearth.index.model import FileSymbols, Import
+from hearth.index.redact import redact
 from hearth.index.resolve import METADATA_FILES, WorkspaceFiles, resolve_import
 from hearth.index.store import FileRecord, IndexStore, content_hash
 from hearth.index.walker import (
@@ -229,9 +230,9 @@ class Indexer:
 
     def _read_text(self, relpath: str) -> str | None:
         if relpath in self.buffers:
-            return self.buffers[relpath]
+            return redact(self.buffers[relpath])
         try:
-            return (self.root / relpath).read_text(encoding="utf-8", errors="replace")
+            return redact((self.root / relpath).read_text(encoding="utf-8", errors="replace"))
         except OSError:
             return None
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hearth.index.model import Chunk, Definition, FileSymbols, Import
+from hearth.index.redact import redact
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: chunk text, idents and signatures are redacted (hearth.index.redact)
 BUSY_TIMEOUT_MS = 2000
 
 _SCHEMA = """
@@ -344,8 +345,8 @@ class IndexStore:
                         d.start_col,
                         d.end_line,
                         d.end_col,
-                        d.signature,
-                        d.doc,
+                        redact(d.signature),
+                        None if d.doc is None else redact(d.doc),
                     )
                     for i, d in enumerate(symbols.definitions)
                 ],
@@ -373,8 +374,8 @@ class IndexStore:
                     c.end_line,
                     c.kind,
                     c.name,
-                    c.text,
-                    c.idents or " ".join(dict.fromkeys(_IDENT.findall(c.text))),
+                    redact(c.text),  # an inline token never reaches the database
+                    _clean_idents(c),
                 )
                 for i, c in enumerate(symbols.chunks)
             ]
@@ -619,3 +620,11 @@ class IndexStore:
             "database": self.location,
             "database_bytes": size,
         }
+
+
+def _clean_idents(chunk: Chunk) -> str:
+    """The chunk's search words, minus any that `redact` masks in its text (a token, a
+    password value): they would otherwise reach the database through the FTS index."""
+    masked = set(_IDENT.findall(chunk.text)) - set(_IDENT.findall(redact(chunk.text)))
+    words = chunk.idents.split() if chunk.idents else _IDENT.findall(chunk.text)
+    return " ".join(w for w in dict.fromkeys(words) if w not in masked)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified
 from pygls.uris import to_fs_path
 
 from hearth.completion.debounce import AdaptiveDebounce
@@ -27,6 +28,8 @@ from hearth.completion.stats import StatsEvent, StatsStore
 from hearth.context.builder import ContextEngine, DocumentView
 from hearth.engine.generate import Generation, StopReason
 from hearth.engine.http_client import InferenceServerError
+from hearth.index.redact import redact
+from hearth.index.walker import WalkOptions, is_secret
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -54,6 +57,7 @@ class _Served:
 class _DocState:
     debounce: AdaptiveDebounce
     seq: int = 0  # bumps on every inline request: a sleeping (debounced) older one gives up
+    edits: int = 0  # bumps on every didChange: a request that saw an older count is stale
     changed_at: float = 0.0
     requested_at: float = 0.0
     cursor: types.Position | None = None  # best guess: last request or end of last edit
@@ -125,12 +129,22 @@ class CompletionFeature:
         except ValueError:
             return None
 
+    def is_secret_uri(self, uri: str) -> bool:
+        """Whether `uri` is a secret file (`.env`, keys, ...): its text never enters a prompt,
+        even when the editor has it open."""
+        path = to_fs_path(uri)
+        if path is None:
+            return False
+        relpath = self._relpath(uri) or Path(path).name
+        extra = tuple(self.settings.index_secret_patterns)
+        return is_secret(relpath, WalkOptions(extra_secret_patterns=extra))
+
     def _note(self, uri: str) -> None:
         relpath = self._relpath(uri)
         doc = self.server.workspace.text_documents.get(uri)
-        if relpath is not None and doc is not None:
+        if relpath is not None and doc is not None and not self.is_secret_uri(uri):
             try:
-                self._context_engine().note_document(relpath, doc.source)
+                self._context_engine().note_document(relpath, redact(doc.source))
             except Exception:
                 log.exception("context: note_document failed for %s", relpath)
 
@@ -148,6 +162,7 @@ class CompletionFeature:
         now = time.monotonic()
         state.debounce.keystroke(now)
         state.changed_at = now
+        state.edits += 1
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 start = change.range.start
@@ -172,7 +187,7 @@ class CompletionFeature:
         from hearth.index.languages import language_for_path
 
         return DocumentView(
-            doc.source,
+            redact(doc.source),  # same length: positions stay valid
             pos.line,
             pos.character,
             relpath=self._relpath(doc.uri),
@@ -182,7 +197,9 @@ class CompletionFeature:
     def _enabled_for(self, doc: TextDocument) -> bool:
         s = self.settings
         return (
-            s.completion_enabled and (doc.language_id or "") not in s.completion_disabled_languages
+            s.completion_enabled
+            and (doc.language_id or "") not in s.completion_disabled_languages
+            and not self.is_secret_uri(doc.uri)
         )
 
     # -- requests ----------------------------------------------------------------------------
@@ -283,6 +300,7 @@ class CompletionFeature:
         state = self._state(uri)
         state.seq += 1
         seq = state.seq
+        edits = state.edits
         state.requested_at = time.monotonic()
         state.cursor = position
         if state.warm_timer is not None:
@@ -314,6 +332,7 @@ class CompletionFeature:
             record["debounce_ms"] = round(delay * 1000, 1)
             if delay > 0:
                 await asyncio.sleep(delay)
+            self._check_fresh(uri, state, edits, record)
             if state.seq != seq:  # a newer request for this document came meanwhile
                 record["source"] = "superseded"
                 self.counters["superseded"] += 1
@@ -340,6 +359,7 @@ class CompletionFeature:
             raise
         outcome = pipeline.finish(decision, gens)
         self.counters["generations"] += len(gens)
+        self._check_fresh(uri, state, edits, record)
         if gens:
             g = gens[0]
             record.update(
@@ -359,6 +379,19 @@ class CompletionFeature:
         if outcome.items and self.settings.speculative and not explicit:
             self._speculate(decision, outcome.items[0])
         return list(outcome.items)
+
+    def _check_fresh(self, uri: str, state: _DocState, edits: int, record: dict[str, Any]) -> None:
+        """Raise ContentModified (-32801) when the document changed since the request came.
+
+        A suggestion computed for an older version would be inserted at the wrong place; the
+        spec's answer for such a stale request is ContentModified, which editors drop quietly.
+        A newer request with no edit in between (the cursor moved) is a plain supersession and
+        still gets an empty answer.
+        """
+        if state.edits != edits or self._docs.get(uri) is not state:
+            record["source"] = "stale"
+            self.counters["stale"] += 1
+            raise JsonRpcContentModified("the document changed while this request ran")
 
     # -- speculation and warm-up -------------------------------------------------------------
     def _speculate(self, plan: Plan, accepted: str) -> None:

@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 from hearth.context.builder import DocumentView
 from hearth.context.describe import Counter, estimated_counter, show_context
 from hearth.errors import UsageError
+from hearth.index.redact import redact
 
 if TYPE_CHECKING:
     from hearth.lsp.server import HearthServer
@@ -41,8 +42,20 @@ def show_context_command(ls: HearthServer, args: list[Any]) -> dict[str, Any]:
             "pass the document URI and an LSP position",
         )
     uri = arg["uri"]
-    doc = ls.workspace.get_text_document(uri)
-    text = doc.source
+    # Only documents the editor opened: `get_text_document` would read an unopened URI from
+    # disk, and a URI can name any file (`file:///ws/../etc/passwd`).
+    doc = ls.workspace.text_documents.get(uri)
+    if doc is None:
+        raise UsageError(
+            "hearth.showContext works on open documents only",
+            "open the file in the editor first",
+        )
+    if ls.completion.is_secret_uri(uri):
+        raise UsageError(
+            "Hearth builds no prompt from a secret file (.env, keys, credentials)",
+            "see indexSecretPatterns in the README",
+        )
+    text = redact(doc.source)  # same length: positions stay valid
     line = int(pos.get("line", 0))
     lines = text.split("\n")
     row = min(max(line, 0), len(lines) - 1)

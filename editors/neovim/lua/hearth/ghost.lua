@@ -171,7 +171,7 @@ local function on_result(bufnr, seq, client, err, result, row, col)
   end
   s.request_id = nil
   if err then
-    if err.code ~= -32800 then -- RequestCancelled
+    if err.code ~= -32800 and err.code ~= -32801 then -- RequestCancelled, ContentModified
       log.add('inlineCompletion: %s', err.message or vim.inspect(err))
     end
     return
