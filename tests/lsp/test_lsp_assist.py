@@ -17,6 +17,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from hearth.bench import scripted, synth
+from hearth.lsp.jsonvalue import plain
 
 SHARED_STORIES = (
     Path(__file__).resolve().parents[2].parent / "shared" / "models" / "stories260K.gguf"
@@ -58,14 +59,6 @@ def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return scripted.write_scripted_reviewer(tmp_path_factory.mktemp("m") / "scripted.gguf")
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 @pytest_lsp.fixture(
     config=ClientServerConfig(server_command=[sys.executable, "-m", "hearth", "serve"]),
     params=["synth"],
@@ -98,7 +91,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, tmp
         )
     )
     for _ in range(400):
-        status = _plain(await lsp_client.protocol.send_request_async("hearth/status", {}))
+        status = plain(await lsp_client.protocol.send_request_async("hearth/status", {}))
         state = status["model"]
         if state["state"] in ("ready", "error") or (state["state"] == "off" and state["message"]):
             break
@@ -119,7 +112,7 @@ def _commands(actions: Any) -> list[tuple[str, dict[str, Any]]]:
             out.append((a.title, data))
         elif isinstance(a, types.CodeAction) and a.command is not None:
             out.append(
-                (a.title, {"command": a.command.command, "arguments": _plain(a.command.arguments)})
+                (a.title, {"command": a.command.command, "arguments": plain(a.command.arguments)})
             )
     return out
 
@@ -143,7 +136,7 @@ def _arg(uri: str, r: types.Range) -> dict[str, Any]:
 async def _command(
     client: LanguageClient, name: str, uri: str, r: types.Range, token: str | None
 ) -> Any:
-    return _plain(
+    return plain(
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(
                 command=name, arguments=[_arg(uri, r)], work_done_token=token

@@ -14,6 +14,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from hearth.lsp.jsonvalue import plain
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "workspace"
 
 
@@ -43,19 +45,10 @@ async def client(lsp_client: LanguageClient, workspace: Path, tmp_path: Path) ->
     await lsp_client.shutdown_session()
 
 
-def _plain(value: Any) -> Any:
-    """pygls hands back unknown JSON objects as named tuples; tests read plain dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 async def _status(client: LanguageClient) -> dict[str, Any]:
     result = await client.protocol.send_request_async("hearth/status", {})
-    plain: dict[str, Any] = _plain(result)
-    return plain
+    status: dict[str, Any] = plain(result)
+    return status
 
 
 async def _wait_ready(client: LanguageClient) -> dict[str, Any]:

@@ -24,16 +24,9 @@ from typing import Any
 from lsprotocol import types
 
 from hearth.completion.stats import percentile
+from hearth.lsp.jsonvalue import plain
 
 TYPED_AHEAD_CHARS = 2
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _utf16(text: str) -> int:
@@ -144,7 +137,7 @@ async def _session(
         )
         client.initialized(types.InitializedParams())
         for _ in range(6000):
-            st = _plain(await client.protocol.send_request_async("hearth/status", {}))
+            st = plain(await client.protocol.send_request_async("hearth/status", {}))
             if st["model"]["state"] in ("ready", "error", "off"):
                 break
             await asyncio.sleep(0.05)
@@ -188,7 +181,7 @@ async def _session(
                     samples.append({"e2e_ms": ms, "first": False})
                 if typed:
                     typist.erase(typed)
-        stats = _plain(await client.protocol.send_request_async("hearth/completionStats", {}))
+        stats = plain(await client.protocol.send_request_async("hearth/completionStats", {}))
     finally:
         try:
             await asyncio.wait_for(client.shutdown_async(None), 30)

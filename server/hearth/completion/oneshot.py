@@ -18,8 +18,6 @@ from hearth.engine.service import Engine, Role
 from hearth.errors import InputFileError, PositionError, UsageError
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
-PREFIX_CHARS = 6000
-SUFFIX_CHARS = 1500
 
 
 @dataclass(frozen=True)

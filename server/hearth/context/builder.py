@@ -70,10 +70,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Kept for callers of the first version of this module.
-PREFIX_CHARS = 6000
-SUFFIX_CHARS = 1500
-
 DEFAULT_TIME_BOX_MS = 15.0  # what the LSP should pass as its deadline for a completion
 SIMILAR_QUERY_LINES = 12
 DUPLICATE_SHARE = 0.6  # a snippet with this share of its lines in the local window is dropped
@@ -138,17 +134,6 @@ class CompletionContext:
     prompt_text: str = ""  # the prompt as text, special tokens written out
     budget: int = 0  # the budget the prompt was fitted to
     skipped: list[str] = field(default_factory=list)  # sources skipped: out of time or failed
-
-
-def window(prefix: str, suffix: str, prefix_chars: int, suffix_chars: int) -> tuple[str, str]:
-    """Trim to whole lines: the last `prefix_chars` before and `suffix_chars` after."""
-    if len(prefix) > prefix_chars:
-        cut = prefix.find("\n", len(prefix) - prefix_chars)
-        prefix = prefix[cut + 1 :] if cut != -1 else prefix[-prefix_chars:]
-    if len(suffix) > suffix_chars:
-        cut = suffix.rfind("\n", 0, suffix_chars)
-        suffix = suffix[: cut + 1] if cut != -1 else suffix[:suffix_chars]
-    return prefix, suffix
 
 
 @dataclass

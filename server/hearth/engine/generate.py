@@ -188,18 +188,12 @@ def generate(
         backend.accept(token)
         gen.tokens.append(token)
         before = len(text)
-        text += decoder.decode(backend.detokenize([token]))
-        hit = matcher.find(text, before)
-        if hit != -1:
-            text = text[:hit]
-            reason = StopReason.STOP
+        text, ended = _end_of_answer(
+            text + decoder.decode(backend.detokenize([token])), before, matcher, overtime_at
+        )
+        if ended is not None:
+            reason = ended
             break
-        if overtime_at is not None:
-            cut = _line_end_after(text, overtime_at)
-            if cut != -1:
-                text = text[:cut]
-                reason = StopReason.TIME
-                break
         safe = matcher.safe_end(text)
         if on_text is not None and safe > emitted:
             on_text(text[emitted:safe])
@@ -262,20 +256,12 @@ def _generate_remote(
                 first_at = time.perf_counter()
             gen.tokens.append(0)  # one event is one token on llama.cpp-style servers
             before = len(text)
-            text += piece
-            hit = matcher.find(text, before)
-            if hit != -1:
-                text = text[:hit]
-                reason = StopReason.STOP
-                break
             if budget is not None and overtime_at is None and time.perf_counter() >= t0 + budget:
                 overtime_at = before
-            if overtime_at is not None:
-                cut = _line_end_after(text, overtime_at)
-                if cut != -1:
-                    text = text[:cut]
-                    reason = StopReason.TIME
-                    break
+            text, ended = _end_of_answer(text + piece, before, matcher, overtime_at)
+            if ended is not None:
+                reason = ended
+                break
             if len(gen.tokens) >= request.max_tokens:
                 reason = StopReason.MAX_TOKENS
                 break
@@ -307,6 +293,21 @@ def _generate_remote(
     gen.prefill_s = (first_at or now) - t0
     gen.decode_s = now - (first_at or now)
     return gen
+
+
+def _end_of_answer(
+    text: str, before: int, matcher: StopMatcher, overtime_at: int | None
+) -> tuple[str, StopReason | None]:
+    """`text` grew past `before`: cut it at a stop string, or, once over time (`overtime_at`
+    is where the text stood then), at the end of the line being written."""
+    hit = matcher.find(text, before)
+    if hit != -1:
+        return text[:hit], StopReason.STOP
+    if overtime_at is not None:
+        cut = _line_end_after(text, overtime_at)
+        if cut != -1:
+            return text[:cut], StopReason.TIME
+    return text, None
 
 
 def _line_end_after(text: str, start: int) -> int:

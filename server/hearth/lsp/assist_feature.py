@@ -34,6 +34,7 @@ from hearth.assist.selection import Selection, enclosing_definition, select_at_c
 from hearth.engine.generate import StopReason
 from hearth.errors import HearthError, ModelNotFoundError
 from hearth.lsp.command_context import current_command
+from hearth.lsp.jsonvalue import plain
 
 if TYPE_CHECKING:
     from hearth.engine.service import Engine
@@ -60,15 +61,6 @@ class Published:
     finding: Finding
     diagnostic: types.Diagnostic
     lines: list[str]  # the document's lines finding.line..finding.end_line at publish time
-
-
-def _plain(value: Any) -> Any:
-    """pygls hands unknown JSON objects over as named tuples; read them as dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _doc_lines(text: str) -> list[str]:
@@ -140,7 +132,7 @@ class AssistFeature:
     @staticmethod
     def _arguments(args: list[Any]) -> tuple[str, types.Range]:
         try:
-            arg = _plain(args[0])
+            arg = plain(args[0])
             rng = arg["range"]
             return str(arg["uri"]), types.Range(
                 start=types.Position(
