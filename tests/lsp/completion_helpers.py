@@ -10,6 +10,8 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from hearth.lsp.jsonvalue import plain
+
 INLINE_CAPS = types.ClientCapabilities(
     window=types.WindowClientCapabilities(work_done_progress=True),
     text_document=types.TextDocumentClientCapabilities(
@@ -18,15 +20,6 @@ INLINE_CAPS = types.ClientCapabilities(
     ),
     workspace=types.WorkspaceClientCapabilities(configuration=False),
 )
-
-
-def plain(value: Any) -> Any:
-    """pygls hands back unknown JSON objects as named tuples; tests read plain dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 async def status(client: LanguageClient) -> dict[str, Any]:
