@@ -40,7 +40,7 @@ from hearth.context.builder import DEFAULT_TIME_BOX_MS, ContextEngine, ContextPa
 from hearth.context.recent import RecentDocuments
 from hearth.context.snippet import SIMILAR, family
 from hearth.context.tokens import EstimateTokenizer, Tokenizer, VocabTokenizer
-from hearth.engine.backend import common_prefix
+from hearth.engine.kv_reuse import common_prefix
 from hearth.engine.templates import FimTemplate, load_templates
 from hearth.index.extract import identifiers
 from hearth.index.indexer import Indexer

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from hearth.engine.http_endpoint import HttpEndpoint
+from hearth.engine.kv_reuse import TailReuse, common_prefix, plan_tail_reuse
 from hearth.engine.model_file import ModelFile
 
 # Prefill is evaluated in chunks of at most this many tokens so that a cancel or a
@@ -22,6 +23,7 @@ PREFILL_CHUNK = 128
 # Background work (warm-up, speculation) evaluates in smaller chunks: a keystroke cancels it
 # between two chunks, so the chunk bounds how long the user's request waits for it.
 BACKGROUND_PREFILL_CHUNK = 16
+NO_DRIFT = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ class Backend(ABC):
         self.model = model
         self.options = options
         self._vocab_index: dict[str, int] | None = None
+        # The last prompt fully evaluated (the cache starts with it) and how many tokens
+        # of edits its tail has been moved across since it was last evaluated exactly.
+        self._last_prompt: list[int] = []
+        self._drift = 0
+        self._drift_from = NO_DRIFT  # position of the first entry computed before an edit
 
     # -- tokens ---------------------------------------------------------------------------
     @property
@@ -156,29 +163,100 @@ class Backend(ABC):
         tokens: Sequence[int],
         should_stop: Callable[[], bool] | None = None,
         chunk: int | None = None,
+        *,
+        tail_budget: int = 0,
     ) -> PrefillStats:
         """Make the context hold `tokens`, reusing the longest common prefix already there.
 
         Evaluates in chunks of at most `chunk` (default PREFILL_CHUNK) tokens and checks
         `should_stop` between them, so a cancel reaches into a long prefill; on a stop it
         returns with `cancelled=True` and the context holds a valid prefix.
+
+        With `tail_budget` > 0 and a backend that can move cached entries, an edit in the
+        middle of the previous prompt keeps its tail too (see kv_reuse.py): the FIM suffix
+        is not evaluated again until `tail_budget` tokens of edits have gone by.
         """
         tokens = list(tokens)
+        chunk_size = max(1, min(chunk or PREFILL_CHUNK, self.options.n_batch))
+        if tail_budget > 0 and self.can_shift:
+            plan = plan_tail_reuse(
+                self._last_prompt, self._cached_tokens(), tokens, tail_budget - self._drift
+            )
+            if plan is not None:
+                return self._prefill_moving_tail(tokens, plan, should_stop, chunk_size)
         # Keep at least one token to evaluate: sampling needs fresh logits.
         reuse = max(0, min(common_prefix(self._cached_tokens(), tokens), len(tokens) - 1))
         reuse = self._keep_prefix(reuse)
+        if reuse <= self._drift_from:  # every moved entry is evaluated again
+            self._drift, self._drift_from = 0, NO_DRIFT
+        self._last_prompt = []
         stats = PrefillStats(n_prompt=len(tokens), n_reused=reuse)
-        chunk_size = max(1, min(chunk or PREFILL_CHUNK, self.options.n_batch))
         pos = reuse
         while pos < len(tokens):
             if should_stop is not None and should_stop():
                 stats.cancelled = True
-                break
+                return stats
             part = tokens[pos : pos + chunk_size]
             self._eval(part)
             pos += len(part)
             stats.n_evaluated += len(part)
+        self._last_prompt = tokens
         return stats
+
+    def _prefill_moving_tail(
+        self,
+        tokens: list[int],
+        plan: TailReuse,
+        should_stop: Callable[[], bool] | None,
+        chunk_size: int,
+    ) -> PrefillStats:
+        old_end = len(self._last_prompt)
+        self._last_prompt = []
+        stats = PrefillStats(n_prompt=len(tokens), n_reused=plan.reused)
+        self._move_tail(plan, old_end)
+        pos = plan.keep
+        try:
+            while pos < plan.new_tail:
+                if should_stop is not None and should_stop():
+                    break
+                part = tokens[pos : min(pos + chunk_size, plan.new_tail)]
+                self._eval(part)
+                pos += len(part)
+                stats.n_evaluated += len(part)
+        finally:
+            if pos < plan.new_tail:  # stopped or failed: the context keeps a valid prefix
+                self._drop_tail()
+                self._keep_prefix(pos)
+        if pos < plan.new_tail:
+            stats.n_reused = plan.keep
+            stats.cancelled = True
+            return stats
+        self._adopt_tail(plan, tokens[plan.new_tail : plan.end - 1])
+        self._eval(tokens[plan.end - 1 :])  # fresh logits for sampling
+        stats.n_evaluated += 1
+        self._last_prompt = tokens
+        self._drift += plan.drift
+        if self._drift_from >= plan.keep:
+            self._drift_from = plan.new_tail
+        return stats
+
+    @property
+    def can_shift(self) -> bool:
+        """Whether cached entries can be moved to other positions (see kv_reuse.py)."""
+        return False
+
+    def _move_tail(self, plan: TailReuse, old_end: int) -> None:
+        """Keep the prefix, set the old tail (without its last token) aside at its new
+        positions, and leave the context holding only the prefix."""
+        raise NotImplementedError
+
+    def _drop_tail(self) -> None:
+        """Forget a tail set aside by `_move_tail`."""
+        raise NotImplementedError
+
+    def _adopt_tail(self, plan: TailReuse, tokens: Sequence[int]) -> None:
+        """Append the tail set aside, `tokens`, to the context right after the middle."""
+        raise NotImplementedError
 
     def accept(self, token: int) -> None:
         """Append `token` to the context (evaluates it)."""
@@ -244,11 +322,3 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free native resources early (otherwise the garbage collector does)."""
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i

@@ -38,6 +38,7 @@ class GenerationRequest:
     time_budget_s: float | None = None
     sampling: SamplingParams = field(default_factory=SamplingParams)
     prefill_chunk: int | None = None  # smaller for background work (see backend.prefill)
+    tail_budget: int = 0  # reuse a moved prompt tail (FIM suffix), see kv_reuse.py
     # Chat turns (role, content) for a remote backend's chat endpoint; the token prompt then
     # only measures the request (in-process backends never see this).
     messages: tuple[tuple[str, str], ...] = ()
@@ -135,7 +136,9 @@ def generate(
         return False
 
     t0 = time.perf_counter()
-    stats = backend.prefill(full, stop_now, request.prefill_chunk)
+    stats = backend.prefill(
+        full, stop_now, request.prefill_chunk, tail_budget=request.tail_budget if not resume else 0
+    )
     t1 = time.perf_counter()
     gen = Generation(
         text="",

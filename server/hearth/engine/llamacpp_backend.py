@@ -12,10 +12,12 @@ import contextlib
 import ctypes
 import io
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hearth.engine.backend import Backend, LoadOptions, SamplingParams
+from hearth.engine.kv_reuse import TailReuse
 from hearth.engine.model_file import ModelFile
 from hearth.errors import BackendUnavailableError, ModelLoadError
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _native_log: collections.deque[str] = collections.deque(maxlen=40)
 _log_callback: Any = None
+_load_lock = threading.Lock()
 
 
 def _import() -> Any:
@@ -71,6 +74,33 @@ def library_version() -> str:
     return version("llama-cpp-python")
 
 
+_MAIN, _PARK = 0, 1  # sequence ids: the context, and a moved tail waiting (see _move_tail)
+
+
+@contextlib.contextmanager
+def _two_sequences(llama_cpp: Any) -> Iterator[None]:
+    """Create the Llama context with room for the parked sequence in one unified KV cache.
+
+    llama-cpp-python does not expose `n_seq_max`/`kv_unified` on `Llama`, so its context
+    class is wrapped while the model loads (only the inference worker loads models).
+    """
+    module = llama_cpp.llama.internals
+    original = module.LlamaContext
+
+    class _Context(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *, model: Any, params: Any, verbose: bool = True) -> None:
+            params.n_seq_max = 2
+            params.kv_unified = True
+            super().__init__(model=model, params=params, verbose=verbose)
+
+    with _load_lock:
+        module.LlamaContext = _Context
+        try:
+            yield
+        finally:
+            module.LlamaContext = original
+
+
 class LlamaCppBackend(Backend):
     name = "llamacpp"
 
@@ -83,7 +113,7 @@ class LlamaCppBackend(Backend):
         _native_log.clear()
         chatter = io.StringIO()  # verbose=True prints Python-side notes; keep them for the log
         try:
-            with contextlib.redirect_stderr(chatter):
+            with contextlib.redirect_stderr(chatter), _two_sequences(llama_cpp):
                 self._llm = llama_cpp.Llama(
                     model_path=str(model.path),
                     n_ctx=n_ctx,
@@ -108,6 +138,8 @@ class LlamaCppBackend(Backend):
             for line in chatter.getvalue().splitlines():
                 log.debug("llama-cpp-python: %s", line)
         self._eog = frozenset(self._collect_eog())
+        memory = self._llm._ctx.memory
+        self._can_shift = memory is not None and bool(llama_cpp.llama_memory_can_shift(memory))
         self._sampler: Any = None
         self._grammars: dict[str, Any] = {}
         self._constrained = False
@@ -172,6 +204,34 @@ class LlamaCppBackend(Backend):
 
     def reset(self) -> None:
         self._llm.reset()
+
+    # -- moving a cached tail (kv_reuse.py) ---------------------------------------------------
+    # llama.cpp requires each sequence's new positions to follow its last one, so the tail
+    # is parked in a second sequence while the middle is evaluated on the main one (the
+    # park is invisible to it), then handed back. The KV cache is unified: no copies.
+    @property
+    def can_shift(self) -> bool:
+        return self._can_shift
+
+    def _move_tail(self, plan: TailReuse, old_end: int) -> None:
+        llama_cpp, mem = _import(), self._llm._ctx.memory
+        llama_cpp.llama_memory_seq_rm(mem, _MAIN, old_end - 1, -1)
+        llama_cpp.llama_memory_seq_cp(mem, _MAIN, _PARK, plan.old_tail, old_end - 1)
+        llama_cpp.llama_memory_seq_rm(mem, _MAIN, plan.keep, -1)
+        if plan.shift:
+            llama_cpp.llama_memory_seq_add(mem, _PARK, plan.old_tail, old_end - 1, plan.shift)
+        self._llm.n_tokens = plan.keep
+
+    def _drop_tail(self) -> None:
+        _import().llama_memory_seq_rm(self._llm._ctx.memory, _PARK, -1, -1)
+
+    def _adopt_tail(self, plan: TailReuse, tokens: Sequence[int]) -> None:
+        llama_cpp, mem, llm = _import(), self._llm._ctx.memory, self._llm
+        end = plan.new_tail + len(tokens)
+        llama_cpp.llama_memory_seq_cp(mem, _PARK, _MAIN, plan.new_tail, end)
+        llama_cpp.llama_memory_seq_rm(mem, _PARK, -1, -1)
+        llm.input_ids[plan.new_tail : end] = tokens
+        llm.n_tokens = end
 
     def start_sampling(self, params: SamplingParams) -> None:
         llm = self._llm
