@@ -13,6 +13,7 @@ without a grammar it writes "this function return the sum of two numbers." and s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,23 @@ def _weights(n_embd: int) -> Any:
         out[ids[succ], dim[ids[state]]] = _BOOST
     out[ids[_EXPLAIN_START], 1] = _BOOST
 
+    return bigram_weights(embd, out)
+
+
+def write_scripted_reviewer(path: Path, *, n_ctx: int = 4096) -> Path:
+    """Write the hand-weighted model (qwen2, ChatML template, ~1 MB) to `path`."""
+    n_embd = 64
+    return write_qwen_bpe(
+        path, n_embd=n_embd, n_ctx=n_ctx, weights=_weights(n_embd), name="hearth-scripted-reviewer"
+    )
+
+
+def bigram_weights(
+    embd: npt.NDArray[Any], out: npt.NDArray[Any]
+) -> Callable[[str, tuple[int, ...]], npt.NDArray[Any] | None]:
+    """Tensors of a bigram machine: attention and feed-forward outputs are zero, so the
+    logits are `out` applied to the last token's embedding row."""
+
     def weights(name: str, shape: tuple[int, ...]) -> npt.NDArray[Any] | None:
         if name == "token_embd.weight":
             return embd
@@ -101,11 +119,3 @@ def _weights(n_embd: int) -> Any:
         return None
 
     return weights
-
-
-def write_scripted_reviewer(path: Path, *, n_ctx: int = 4096) -> Path:
-    """Write the hand-weighted model (qwen2, ChatML template, ~1 MB) to `path`."""
-    n_embd = 64
-    return write_qwen_bpe(
-        path, n_embd=n_embd, n_ctx=n_ctx, weights=_weights(n_embd), name="hearth-scripted-reviewer"
-    )

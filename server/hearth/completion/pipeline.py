@@ -42,6 +42,7 @@ class CompletionOptions:
     rules: TriggerRules = field(default_factory=TriggerRules)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     candidates: int = 3  # for explicit requests
+    suffix_reuse_tokens: int = 64  # see engine/kv_reuse.py
 
     @classmethod
     def from_settings(cls, s: Settings) -> CompletionOptions:
@@ -61,6 +62,7 @@ class CompletionOptions:
                 seed=s.seed,
             ),
             candidates=s.explicit_candidates,
+            suffix_reuse_tokens=s.suffix_reuse_tokens,
         )
 
 
@@ -171,6 +173,7 @@ class CompletionPipeline:
                 time_budget_s=options.time_budget_s,
                 sampling=sampling,
                 prefill_chunk=BACKGROUND_PREFILL_CHUNK if plan.speculative else None,
+                tail_budget=options.suffix_reuse_tokens,
             )
             return plan.context.tokens, request
 
@@ -192,6 +195,7 @@ class CompletionPipeline:
                     build,
                     group=plan.uri,
                     supersede=i == 0,
+                    background=plan.speculative,
                 )
             )
         return handles
@@ -214,15 +218,15 @@ class CompletionPipeline:
         return outcome
 
     # -- speculation and warm-up -------------------------------------------------------------
-    def speculate(self, plan: Plan, accepted: str) -> Plan | None:
+    def speculate(self, uri: str, doc: DocumentView, accepted: str) -> Plan | None:
         """The plan for the position after `accepted` is taken as is (its suggestion is then
-        cached before the user gets there)."""
-        text = plan.prefix + accepted + plan.suffix
-        before = plan.prefix + accepted
+        cached before the user gets there); None when that place is cached or skipped."""
+        before = doc.text[: doc.offset] + accepted
+        text = before + doc.text[doc.offset :]
         line = before.count("\n")
         character = len(before) - (before.rfind("\n") + 1)
-        doc = replace(plan.doc, text=text, line=line, character=character)
-        nxt = self.plan(plan.uri, doc, explicit=False)
+        doc = replace(doc, text=text, line=line, character=character)
+        nxt = self.plan(uri, doc, explicit=False)
         if not isinstance(nxt, Plan):
             return None
         nxt.speculative = True
@@ -244,4 +248,6 @@ class CompletionPipeline:
             )
             return ctx.tokens
 
-        return self.engine.warm(Role.COMPLETION, build, group=uri)
+        return self.engine.warm(
+            Role.COMPLETION, build, group=uri, tail_budget=options.suffix_reuse_tokens
+        )

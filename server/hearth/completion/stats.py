@@ -34,6 +34,9 @@ class StatsEvent:
     latency_ms: float | None = None
     language: str | None = None
     accepted_chars: int | None = None
+    length: int | None = None  # characters of the suggestion shown or accepted
+    partial: bool = False  # accepted in part (a word or a line), with acceptedLength
+    again: bool = False  # a further accept of a suggestion already counted as accepted
 
 
 class StatsStore:
@@ -54,6 +57,12 @@ class StatsStore:
             row["lang"] = ev.language
         if ev.accepted_chars is not None:
             row["chars"] = ev.accepted_chars
+        if ev.length is not None:
+            row["len"] = ev.length
+        if ev.partial:
+            row["part"] = 1
+        if ev.again:
+            row["again"] = 1
         line = json.dumps(row, separators=(",", ":")) + "\n"
         with self._lock:
             try:
@@ -95,10 +104,19 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = Counter(str(r.get("e")) for r in rows)
+    """Counts, rates and percentiles; a suggestion accepted in several parts counts once."""
+    counts = Counter(str(r.get("e")) for r in rows if not r.get("again"))
     out: dict[str, Any] = {e: counts.get(e, 0) for e in EVENTS}
     shown = counts.get("shown", 0)
     out["acceptance_rate"] = round(counts.get("accepted", 0) / shown, 3) if shown else None
+    accepts = [r for r in rows if r.get("e") == "accepted"]
+    out["accepted_partial"] = sum(1 for r in accepts if r.get("part"))
+    out["accepted_chars"] = sum(_int(r.get("chars")) for r in accepts)
+    shown_chars = sum(_int(r.get("len")) for r in rows if r.get("e") == "shown")
+    out["shown_chars"] = shown_chars
+    out["char_acceptance_rate"] = (
+        round(out["accepted_chars"] / shown_chars, 3) if shown_chars else None
+    )
     latency: dict[str, Any] = {}
     for src in ("model", "cache"):
         ms = [float(r["ms"]) for r in rows if r.get("e") == "served" and r.get("src") == src]
@@ -108,9 +126,13 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "p95_ms": _round(percentile(ms, 0.95)),
         }
     out["latency"] = latency
-    langs = Counter(str(r["lang"]) for r in rows if r.get("e") == "accepted" and r.get("lang"))
+    langs = Counter(str(r["lang"]) for r in accepts if r.get("lang") and not r.get("again"))
     out["accepted_by_language"] = dict(langs.most_common())
     return out
+
+
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
 def _round(v: float | None) -> float | None:
@@ -126,6 +148,13 @@ def format_summary(summary: dict[str, Any], path: Path) -> str:
         "  acceptance rate    "
         + (f"{rate * 100:.1f}%" if rate is not None else "n/a (none shown)"),
     ]
+    if summary["accepted_partial"] or summary["char_acceptance_rate"] is not None:
+        chars = summary["char_acceptance_rate"]
+        share = f" ({chars * 100:.1f}% of {summary['shown_chars']} shown)" if chars else ""
+        lines.append(
+            f"  partial accepts    {summary['accepted_partial']} (a word or a line); "
+            f"characters accepted {summary['accepted_chars']}{share}"
+        )
     for src, label in (("model", "from the model"), ("cache", "from the cache")):
         lat = summary["latency"][src]
         if lat["count"]:

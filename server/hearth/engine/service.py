@@ -37,6 +37,7 @@ class ModelSpec:
     path: Path
     backend: str = "auto"
     options: LoadOptions = field(default_factory=LoadOptions)
+    probe: bool = False  # test-load in a child process first (the `model_probe` setting)
 
 
 PromptBuilder = Callable[[Backend], tuple[list[int], GenerationRequest]]
@@ -143,7 +144,7 @@ class Engine:
             with self._lock:
                 backend = self._loaded.get(spec)
             if backend is None:
-                backend = load_backend(spec.path, spec.backend, spec.options)
+                backend = load_backend(spec.path, spec.backend, spec.options, probe=spec.probe)
                 with self._lock:
                     self._loaded[spec] = backend
         return backend
@@ -213,17 +214,22 @@ class Engine:
         on_text: Callable[[str], None] | None = None,
         group: str | None = None,
         supersede: bool = False,
+        background: bool = False,
     ) -> JobHandle[Generation]:
-        """Queue a generation. Completions go first; chat work is preemptible and resumes."""
+        """Queue a generation. Completions go first; chat work is preemptible and resumes.
+
+        `background` (a speculative completion) runs last and yields to any other request,
+        resuming afterwards: nobody is waiting for it yet."""
         job = _GenerationJob(self, role, build, on_text)
         is_chat = role is Role.CHAT
         worker = self.chat_worker if is_chat else self.worker
+        priority = Priority.CHAT if is_chat else Priority.COMPLETION
         return worker.submit(
             job,
-            priority=Priority.CHAT if is_chat else Priority.COMPLETION,
+            priority=Priority.BACKGROUND if background else priority,
             group=group,
             supersede=supersede,
-            preemptible=is_chat and not self.remote_chat,
+            preemptible=background or (is_chat and not self.remote_chat),
             name=f"{role.value} generation",
         )
 
@@ -233,6 +239,7 @@ class Engine:
         build: Callable[[Backend], Sequence[int]],
         *,
         group: str | None = None,
+        tail_budget: int = 0,
     ) -> JobHandle[int]:
         """Evaluate a prompt without generating, at background priority, so that the next
         request whose prompt starts the same way only evaluates what is new. Returns the
@@ -247,13 +254,22 @@ class Engine:
             if not tokens or len(tokens) >= backend.n_ctx:
                 return 0
             stats = backend.prefill(
-                tokens, lambda: control.check() is not None, BACKGROUND_PREFILL_CHUNK
+                tokens,
+                lambda: control.check() is not None,
+                BACKGROUND_PREFILL_CHUNK,
+                tail_budget=tail_budget,
             )
             self.count("evaluated_tokens", stats.n_evaluated)
             return stats.n_evaluated
 
+        # Preemptible: any request stops it at the next chunk (a warm-up for one document
+        # must not hold up a completion in another); what was evaluated stays valid.
         return self.worker.submit(
-            run, priority=Priority.BACKGROUND, group=group, name=f"{role.value} warm-up"
+            run,
+            priority=Priority.BACKGROUND,
+            group=group,
+            preemptible=True,
+            name=f"{role.value} warm-up",
         )
 
     def close(self) -> None:
