@@ -245,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: auto)")
     q.add_argument("--jumps", type=int, default=3, metavar="N", help="cursor positions")
     q.add_argument("--chars", type=int, default=16, metavar="N", help="characters per position")
+    q.add_argument(
+        "--context-budget",
+        type=int,
+        metavar="TOKENS",
+        help="context_budget_tokens for the session (default: the setting's default); "
+        "2048 makes the cold prompts 2,048 tokens in a large enough file",
+    )
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_bench_latency)
     q = bsub.add_parser(
@@ -622,6 +629,9 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
         jumps=args.jumps,
         chars=args.chars,
         progress=lambda m: _note(args, f"hearth bench: {m}"),
+        extra_options=(
+            {"contextBudgetTokens": args.context_budget} if args.context_budget else None
+        ),
     )
     print(json.dumps(report, indent=2) if args.json else format_latency_report(report))
     return 0
@@ -639,7 +649,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     since = time.time() - args.days * 86400 if args.days else None
     summary = summarize(store.read(since))
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary, store.path))
+    if args.json:
+        print(json.dumps({**summary, "path": str(store.path)}, indent=2))
+    else:
+        print(format_summary(summary, store.path))
     return 0
 
 
@@ -674,7 +687,12 @@ def _assist_engine(args: argparse.Namespace) -> tuple[Any, Any]:
         from hearth.engine.catalog import http_spec
 
         return Engine(None, http_spec(settings)), AssistOptions.from_settings(settings)
-    spec = ModelSpec(model_for(settings, "chat"), settings.backend, load_options(settings))
+    spec = ModelSpec(
+        model_for(settings, "chat"),
+        settings.backend,
+        load_options(settings),
+        probe=settings.model_probe,
+    )
     return Engine(None, spec), AssistOptions.from_settings(settings)
 
 
@@ -756,12 +774,22 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 1 if should_fail(reviews, args.fail_on) else 0
 
 
+def hub_offline_unless_pull(args: argparse.Namespace) -> None:
+    """`HF_HUB_OFFLINE=1` for every command but `hearth model pull`, set before anything can
+    import huggingface_hub (it reads the variable once, at import): serving, completing and
+    indexing never reach the hub, whatever a library would like to fetch. Child processes
+    (index workers, the model probe) inherit it."""
+    if getattr(args, "func", None) is not cmd_model_pull:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    hub_offline_unless_pull(args)
     _setup_logging(args)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

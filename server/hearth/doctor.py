@@ -6,6 +6,7 @@ a configured registry model that is not pulled is reported with the pull command
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ from hearth.settings import Settings
 OK, WARN, FAIL = "ok", "warn", "fail"
 SPEED_PROMPT_TOKENS = 128
 SPEED_DECODE_TOKENS = 16
+# The oldest llama-cpp-python whose bundled llama.cpp has the published GGUF parser and
+# tokenizer fixes: 0.3.17 bundles llama.cpp 49bfddec (March 2026), past b8146, the build that
+# fixed CVE-2026-27940 (a bypass of the July 2025 fix for CVE-2025-53630, llama.cpp 26a48ad).
+# pyproject.toml pins the same lower bound (tests/engine/test_probe.py checks they agree).
+LLAMA_CPP_PYTHON_MIN = "0.3.17"
 
 
 @dataclass
@@ -104,10 +110,36 @@ def _backend_checks(report: Report) -> None:
     ):
         try:
             module._import()
-            detail = f"{pkg} {module.library_version()}"
-            report.add(f"backend {name}", OK, f"{detail} ({_bundled_ggml(name)})")
+            installed = module.library_version()
+            detail = f"{pkg} {installed} ({_bundled_ggml(name)})"
         except HearthError as exc:
             report.add(f"backend {name}", WARN, exc.message, exc.hint)
+            continue
+        if name == "llamacpp" and older_than(installed, LLAMA_CPP_PYTHON_MIN):
+            report.add(
+                f"backend {name}",
+                WARN,
+                f"{detail}: older than {LLAMA_CPP_PYTHON_MIN}, whose llama.cpp has the "
+                "published GGUF and tokenizer fixes (CVE-2025-53630, CVE-2026-27940, ...)",
+                f"pip install 'llama-cpp-python>={LLAMA_CPP_PYTHON_MIN}'",
+            )
+        else:
+            report.add(f"backend {name}", OK, detail)
+
+
+def older_than(version: str, minimum: str) -> bool:
+    """Release-number comparison (`0.3.9` < `0.3.17`); suffixes like `+cu124` are ignored."""
+
+    def parts(v: str) -> tuple[int, ...]:
+        out: list[int] = []
+        for piece in v.split("+")[0].split("."):
+            digits = "".join(itertools.takewhile(str.isdigit, piece))
+            if not digits:
+                break
+            out.append(int(digits))
+        return tuple(out)
+
+    return parts(version) < parts(minimum)
 
 
 def _bundled_ggml(backend: str) -> str:
@@ -166,6 +198,7 @@ def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
                 LoadOptions(
                     n_ctx=min(settings.context_length, 2048), n_threads=settings.threads or None
                 ),
+                probe=settings.model_probe,
             )
             load_s = time.perf_counter() - t
         except HearthError as exc:
@@ -178,7 +211,8 @@ def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
             f"{role} model",
             OK,
             f"{path} ({mf.architecture}, {mf.size / 1e9:.2f} GB) loads with {backend.name} in "
-            f"{load_s:.2f} s; {how}; FIM template: {template.name}",
+            f"{load_s:.2f} s; {how}; FIM template: {template.name}; crash probe: "
+            f"{'on' if settings.model_probe else 'off (model_probe = false)'}",
         )
         if speed_test and role == "completion" and report.speed is None:
             tokens = (backend.tokenize("def f(x):\n    return x + 1\n") * 64)[:SPEED_PROMPT_TOKENS]

@@ -73,6 +73,11 @@ class ModelLoadError(ModelError):
     """The backend tried and failed to load the file."""
 
 
+class ModelCrashError(ModelLoadError):
+    """The backend crashed, aborted or hung on the file in the probe process (never in
+    Hearth's own): the file passed Hearth's checks yet breaks the backend's native code."""
+
+
 class ContextOverflowError(HearthError):
     """A prompt does not fit in the model's context window."""
 

@@ -34,7 +34,8 @@ class Settings:
         default=None,
         metadata=_doc(
             "Completion model: a path to a .gguf/.bin file or a name from `hearth model list`. "
-            "Unset: `HEARTH_MODEL`, else the default registry model (pulled on first use)."
+            "Unset: `HEARTH_MODEL`, else the default registry model (`hearth model pull` "
+            "fetches it)."
         ),
     )
     chat_model: str | None = field(
@@ -73,6 +74,16 @@ class Settings:
         default=0,
         metadata=_doc("Layers to offload to a GPU (needs a GPU build of the backend).", min=0),
     )
+    # -- model files are untrusted input (see hearth.engine.probe) --
+    model_probe: bool = field(
+        default=True,
+        metadata=_doc(
+            "Test-load a model file in a separate process before loading it in Hearth's own, "
+            "so a file that crashes the backend cannot take the server down. Costs one extra "
+            "load per file (a passed probe is remembered). User settings only: refused in a "
+            "workspace `hearth.toml`."
+        ),
+    )
     fim_template: str = field(
         default="auto",
         metadata=_doc(
@@ -89,6 +100,17 @@ class Settings:
             "Time for generating a completion (milliseconds, after the prompt is read); once "
             "spent, the current line is finished, never past twice this.",
             min=10,
+        ),
+    )
+    suffix_reuse_tokens: int = field(
+        default=64,
+        metadata=_doc(
+            "With a prefix-suffix-middle FIM model (Qwen, StarCoder, DeepSeek) and the "
+            "llamacpp backend, keep the evaluated code after the cursor while typing instead "
+            "of evaluating it again at each keystroke; it is evaluated exactly again once this "
+            "many prompt tokens have changed before it (an approximation: the kept part was "
+            "read with the shorter text before the cursor). 0 evaluates it every time.",
+            min=0,
         ),
     )
     temperature: float = field(
@@ -123,6 +145,27 @@ class Settings:
         metadata=_doc(
             "Where the index database lives. Unset: a per-workspace folder under the user cache "
             "folder (never inside the repository)."
+        ),
+    )
+    # -- File watching (index/watcher.py, lsp/index_feature.py) --
+    file_watcher: str = field(
+        default="auto",
+        metadata=_doc(
+            "Who reports files changed outside the editor (a `git checkout`): `auto` (the "
+            "editor when it offers file watching, else Hearth's own watcher), `client`, "
+            "`server` (Hearth's own), or `off` (only changes the editor reports unasked; the "
+            "rest at the next start). Read at start; `hearth/status` shows which is in use.",
+            choices=("auto", "client", "server", "off"),
+        ),
+    )
+    # -- Open documents (lsp/document_guard.py) --
+    document_max_bytes: int = field(
+        default=1_000_000,
+        metadata=_doc(
+            "Open documents larger than this (bytes) get no completion, Explain, Review or "
+            "context, and are not indexed as typed (Hearth tells you once per document): "
+            "working on them would stall the editor. They stay in sync all the same.",
+            min=1024,
         ),
     )
     # -- Context engine (hearth.context) --
@@ -390,8 +433,8 @@ def _validate(overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 # Settings a repository must not set for whoever opens it: they decide where its code is
-# sent and with which credentials.
-USER_ONLY = frozenset({"allow_remote", "server_api_key_env", "server_api_key_file"})
+# sent and with which credentials, or whether a model file it names is loaded unprobed.
+USER_ONLY = frozenset({"allow_remote", "server_api_key_env", "server_api_key_file", "model_probe"})
 
 
 def _refuse_user_only(values: Mapping[str, Any], source: str) -> None:

@@ -282,3 +282,29 @@ def test_dropping_a_paused_job_resolves_its_future(worker: InferenceWorker, how:
     finally:
         release.set()
         completion.result(TIMEOUT)
+
+
+def test_stop_latency_times_running_jobs_from_cancel_to_end(worker: InferenceWorker) -> None:
+    assert worker.stop_latency() == {"count": 0}
+    started = threading.Event()
+
+    def until_cancelled(control: JobControl) -> StopReason | None:
+        started.set()
+        while control.check() is None:
+            threading.Event().wait(0.001)  # one "token"
+        return control.check()
+
+    handle = worker.submit(until_cancelled)
+    wait(started)
+    handle.cancel()
+    assert handle.result(TIMEOUT) is StopReason.CANCELLED
+    held, release = threading.Event(), threading.Event()
+    holder = worker.submit(blocker(held, release))
+    wait(held)
+    worker.submit(until_cancelled).cancel()  # cancelled before it ran: not timed
+    release.set()
+    holder.result(TIMEOUT)
+    worker.submit(lambda _c: None).result(TIMEOUT)
+    stops = worker.stop_latency()
+    assert stops["count"] == 1
+    assert 0 <= stops["p95_ms"] <= stops["max_ms"] < 1000

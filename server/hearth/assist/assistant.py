@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hearth.assist.chat import ChatPrompt, format_chat
 from hearth.assist.findings import Finding, ParsedReview, parse_review, schema_json
 from hearth.assist.prompts import load_prompt, render
+from hearth.assist.sanitize import sanitize, strip_controls
 from hearth.assist.selection import Selection
 from hearth.engine.backend import Backend, SamplingParams
 from hearth.engine.generate import Generation, GenerationRequest, StopReason
@@ -189,6 +190,7 @@ def start(
     def emit(chunk: str) -> None:
         if on_text is None:
             return
+        chunk = strip_controls(chunk)  # model text must not drive a terminal
         if not started[0]:
             started[0] = True
             if kind is Kind.EXPLAIN and prepared.note:
@@ -225,8 +227,9 @@ def stop_note(gen: Generation) -> str:
 
 
 def explain_markdown(job: AssistJob, gen: Generation) -> str:
-    """The explanation as the user sees it: the cut note, the text, and why it stopped early."""
-    text = job.prepared.note + gen.text.strip()
+    """The explanation as the user sees it: the cut note, the text, and why it stopped early.
+    Model text is untrusted: no images, raw HTML or `command:` links (assist/sanitize.py)."""
+    text = sanitize(job.prepared.note + gen.text.strip())
     ending = stop_note(gen)
     return f"{text}\n\n{ending}" if ending else text
 
@@ -238,4 +241,5 @@ def review_result(job: AssistJob, gen: Generation) -> ReviewResult:
     ending = _ENDINGS.get(gen.stop_reason)
     if ending and parsed.malformed:
         message += f" ({ending})"
-    return ReviewResult(parsed.findings, message, first, last, gen.text, parsed)
+    # The message quotes model output when it explains what was dropped.
+    return ReviewResult(parsed.findings, sanitize(message), first, last, gen.text, parsed)

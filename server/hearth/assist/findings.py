@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hearth.assist.sanitize import sanitize
+
 SEVERITIES = ("error", "warning", "info", "hint")
 CATEGORIES = ("bug", "security", "performance", "readability", "style")
 MAX_FINDINGS = 20
@@ -130,9 +132,15 @@ def _describe(text: str) -> str:
 _NUMBERED = re.compile(r"^\s*\d+\s*[:|] ?")
 
 
+# Control characters and bidirectional overrides have no place in a suggested edit: they can
+# make code read differently from what it does ("Trojan Source"). Tabs and line ends stay.
+_UNSAFE_IN_CODE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _clean_replacement(value: str) -> str:
-    """Drop line-number prefixes a model copied from the prompt, and one trailing newline."""
-    lines = value.split("\n")
+    """Drop line-number prefixes a model copied from the prompt, one trailing newline, and
+    control characters."""
+    lines = _UNSAFE_IN_CODE.sub("", value).split("\n")
     if lines and all(_NUMBERED.match(ln) for ln in lines if ln.strip()):
         lines = [_NUMBERED.sub("", ln, count=1) for ln in lines]
     out = "\n".join(lines)
@@ -160,6 +168,9 @@ def _finding(item: Any, first: int, last: int) -> Finding | str:
     end = line if end is None or end < line else end
     if line < first or line > last:
         return f"line {line} is outside lines {first}-{last}"
+    # A finding running past the reviewed lines keeps its first part, but not its fix: that
+    # text was written for lines outside the range, which a fix must never touch.
+    past_range = end > last
     end = min(end, last)
     severity = str(item.get("severity", "")).strip().lower()
     severity = _SEVERITY_ALIASES.get(severity, severity)
@@ -169,7 +180,10 @@ def _finding(item: Any, first: int, last: int) -> Finding | str:
     if category not in CATEGORIES:
         return f"unknown category {item.get('category')!r}"
     message = item.get("message")
-    if not isinstance(message, str) or not message.strip():
+    if not isinstance(message, str):
+        return "no message"
+    message = sanitize(" ".join(message.split()))  # shown in editors: untrusted markdown
+    if not message.strip():
         return "no message"
     replacement = item.get("replacement")
     if replacement is not None and not isinstance(replacement, str):
@@ -179,8 +193,10 @@ def _finding(item: Any, first: int, last: int) -> Finding | str:
         end_line=end,
         severity=severity,
         category=category,
-        message=" ".join(message.split()),
-        replacement=_clean_replacement(replacement) if replacement is not None else None,
+        message=message,
+        replacement=(
+            _clean_replacement(replacement) if replacement is not None and not past_range else None
+        ),
     )
 
 

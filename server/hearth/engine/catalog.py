@@ -106,6 +106,7 @@ def completion_spec(settings: Settings, *, progress: bool = True) -> ModelSpec:
         model_for(settings, "completion", progress=progress),
         settings.backend,
         load_options(settings),
+        probe=settings.model_probe,
     )
 
 

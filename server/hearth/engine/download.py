@@ -200,8 +200,9 @@ def pull(
     ep = _endpoint(endpoint)
     if _offline_env():
         raise OfflineError(
-            f"HF_HUB_OFFLINE is set, so {model.name} cannot be downloaded",
-            _offline_hint(model, target),
+            f"HF_HUB_OFFLINE is set, so {model.name} cannot be downloaded "
+            "(Hearth sets it for every command but `hearth model pull`)",
+            f"run `hearth model pull {model.name}`, or {_offline_hint(model, target)}",
         )
     host, port, label = _probe_target(ep)
     if not host or not _reachable(host, port, CONNECT_TIMEOUT_S):

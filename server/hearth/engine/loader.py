@@ -3,6 +3,10 @@
 `auto` reads the file, not its name: a modern GGUF goes to llama-cpp-python, a legacy GGML
 file to ctransformers, and ctransformers also serves a CodeLlama-style GGUF when
 llama-cpp-python is missing. The choice and its reason are logged and returned.
+
+With `probe=True` the file is first loaded in a child process (`hearth.engine.probe`), so a
+file that passes Hearth's header checks but crashes the backend's native code ends in an
+error message instead of taking the calling process (the language server) down.
 """
 
 from __future__ import annotations
@@ -80,12 +84,17 @@ def choose_backend(model: ModelFile, requested: str = "auto") -> Choice:
 
 
 def load_backend(
-    path: str | Path, backend: str = "auto", options: LoadOptions | None = None
+    path: str | Path,
+    backend: str = "auto",
+    options: LoadOptions | None = None,
+    *,
+    probe: bool = False,
 ) -> Backend:
     """Read `path`, choose a backend and load the model with it.
 
     For `http`, `path` is an optional local GGUF holding the server model's vocab (empty:
-    none); the server itself comes from `options.http`.
+    none); the server itself comes from `options.http`. `probe` test-loads the file in a
+    child process first (once per file: a passed probe is cached).
     """
     opts = options or LoadOptions()
     if backend == "http":
@@ -101,10 +110,19 @@ def load_backend(
     log.info(
         "loading %s (%s) with %s: %s", model.path, model.architecture, choice.backend, choice.reason
     )
-    if choice.backend == "llamacpp":
+    if probe:
+        from hearth.engine.probe import probe_model
+
+        probe_model(model, choice.backend, opts)
+    return construct_backend(model, choice.backend, opts)
+
+
+def construct_backend(model: ModelFile, backend: str, options: LoadOptions) -> Backend:
+    """Load a validated `model` in this process with the chosen local backend."""
+    if backend == "llamacpp":
         from hearth.engine.llamacpp_backend import LlamaCppBackend
 
-        return LlamaCppBackend(model, opts)
+        return LlamaCppBackend(model, options)
     from hearth.engine.ctransformers_backend import CTransformersBackend
 
-    return CTransformersBackend(model, opts)
+    return CTransformersBackend(model, options)

@@ -216,15 +216,44 @@ def _corrupt(path: Path, what: str) -> ModelFormatError:
     )
 
 
-def _tensor_nbytes(path: Path, name: str, ggml_type: int, dims: list[int]) -> int:
-    """Bytes of one tensor's data; a type this reader does not know, a shape that does not
-    fill whole blocks or overflows int64 is corrupt (llama.cpp refuses those too)."""
+# (elements per block, bytes per block) of the ggml types nearly every GGUF uses. Reading a
+# header then needs no `gguf` import (numpy and all: a third of a second at every server
+# start and in every model probe); rarer types are looked up in gguf's own table.
+_COMMON_TYPES: dict[int, tuple[int, int]] = {
+    0: (1, 4),  # F32
+    1: (1, 2),  # F16
+    2: (32, 18),  # Q4_0
+    3: (32, 20),  # Q4_1
+    6: (32, 22),  # Q5_0
+    7: (32, 24),  # Q5_1
+    8: (32, 34),  # Q8_0
+    10: (256, 84),  # Q2_K
+    11: (256, 110),  # Q3_K
+    12: (256, 144),  # Q4_K
+    13: (256, 176),  # Q5_K
+    14: (256, 210),  # Q6_K
+    30: (1, 2),  # BF16
+}
+
+
+def _type_sizes(ggml_type: int) -> tuple[int, int] | None:
+    if ggml_type in _COMMON_TYPES:
+        return _COMMON_TYPES[ggml_type]
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
     try:
-        block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
+        return GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError):
-        raise _corrupt(path, f"tensor {name!r} of unknown type {ggml_type}") from None
+        return None
+
+
+def _tensor_nbytes(path: Path, name: str, ggml_type: int, dims: list[int]) -> int:
+    """Bytes of one tensor's data; a type this reader does not know, a shape that does not
+    fill whole blocks or overflows int64 is corrupt (llama.cpp refuses those too)."""
+    sizes = _type_sizes(ggml_type)
+    if sizes is None:
+        raise _corrupt(path, f"tensor {name!r} of unknown type {ggml_type}")
+    block, type_size = sizes
     elements = 1
     for d in dims:
         if d > _INT64_MAX:

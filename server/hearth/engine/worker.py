@@ -9,9 +9,11 @@ between two tokens for a completion, then resumes where it stopped).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
@@ -42,8 +44,11 @@ class JobControl:
         self.preemptible = preemptible
         self._cancel = threading.Event()
         self._preempt = threading.Event()
+        self.cancelled_at: float | None = None  # time.monotonic() of the first cancel
 
     def cancel(self) -> None:
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
         self._cancel.set()
 
     @property
@@ -98,8 +103,15 @@ class JobHandle(Generic[T]):
         return self.future.result(timeout)
 
 
+STOPS_KEPT = 1024  # cancel-to-stop latencies kept for `stop_latency()`
+
+
 class InferenceWorker:
     def __init__(self, name: str = "hearth-inference") -> None:
+        # Seconds from a running job's cancel to its end: how promptly a cancel stops the
+        # model (hearth/status shows a summary; the cancellation storm test reads it).
+        self._stops: collections.deque[float] = collections.deque(maxlen=STOPS_KEPT)
+        self._stops_total = 0
         self._cond = threading.Condition()
         self._queue: list[_Job] = []
         self._running: _Job | None = None
@@ -153,6 +165,21 @@ class InferenceWorker:
         with self._cond:
             return len(self._queue) + (1 if self._running is not None else 0)
 
+    def stop_latency(self) -> dict[str, float | int]:
+        """Jobs stopped by a cancel while running (count), and how long the last
+        `STOPS_KEPT` of them took from the cancel to their end (max, p95, in ms)."""
+        with self._cond:
+            stops = sorted(self._stops)
+            total = self._stops_total
+        if not stops:
+            return {"count": total}
+        p95 = stops[min(len(stops) - 1, int(0.95 * len(stops)))]
+        return {
+            "count": total,
+            "max_ms": round(stops[-1] * 1000, 2),
+            "p95_ms": round(p95 * 1000, 2),
+        }
+
     def shutdown(self, wait: bool = True) -> None:
         with self._cond:
             self._closed = True
@@ -192,6 +219,10 @@ class InferenceWorker:
             else:
                 job.future.set_result(result)
             finally:
+                cancelled_at = job.control.cancelled_at
                 with self._cond:
                     if self._running is job:
                         self._running = None
+                    if cancelled_at is not None:
+                        self._stops.append(time.monotonic() - cancelled_at)
+                        self._stops_total += 1

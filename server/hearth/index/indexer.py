@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 # Below this many files to parse, worker processes cost more than they save.
 PARALLEL_MIN_FILES = 300
 SKIP_EXAMPLES = 5
+PARENT_POLL_S = 0.2  # how soon a worker notices that Hearth is gone
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,22 @@ def _process_batch(jobs: list[_Job]) -> list[_Result]:
     return [_process(job) for job in jobs]
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end the worker once the process that started it is gone.
+
+    A Hearth process that is killed (SIGKILL, an editor crash) cannot shut its pool down;
+    without this its workers, and the resource tracker they keep open, wait on their queues
+    forever.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="hearth-parent-watch", daemon=True).start()
+
+
 class _Runner:
     """Parses jobs inline, or in worker processes once there are enough to pay for them.
 
@@ -155,7 +173,10 @@ class _Runner:
             # Spawned (not forked) workers: the LSP server runs threads, which a fork would
             # copy in an undefined state.
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=get_context("spawn")
+                max_workers=self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         if self._pool is not None and len(self._pending) >= self.BATCH:
             self._futures.append(self._pool.submit(_process_batch, self._pending))
@@ -252,6 +273,9 @@ class Indexer:
                     continue
                 seen.add(entry.relpath)
                 stats.seen += 1
+                if entry.relpath in self.buffers:  # a rescan: the open buffer is the truth
+                    stats.unchanged += 1
+                    continue
                 old = stored.get(entry.relpath)
                 if (
                     old is not None
@@ -340,11 +364,8 @@ class Indexer:
         """Bring the given paths (created, changed or deleted on disk) up to date, in one batch."""
         t0 = time.perf_counter()
         stats = IndexStats()
-        rels: list[str] = []
-        for p in paths:
-            rel = self.relpath(p)
-            if rel is not None and rel not in rels:
-                rels.append(rel)
+        # dict: ordered and O(1) membership, for a batch of thousands of paths.
+        rels = list(dict.fromkeys(r for r in map(self.relpath, paths) if r is not None))
         self._note_project_files(rels)
         stored = self._records(rels)
         jobs: list[_Job] = []

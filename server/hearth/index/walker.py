@@ -258,6 +258,12 @@ def _name_reason(name: str) -> str | None:
     return None
 
 
+def looks_binary(head: bytes) -> bool:
+    """NUL bytes, or more than 10% control bytes, in `head` (the first 8 KiB is enough)."""
+    head = head[:_HEAD]
+    return b"\0" in head or len(head.translate(None, _TEXT_BYTES)) * 10 > len(head)
+
+
 def classify_content(path: Path, head: bytes, size: int) -> str | None:
     """Why a file is not worth indexing although its name passed, or None for source code.
 
@@ -269,7 +275,7 @@ def classify_content(path: Path, head: bytes, size: int) -> str | None:
     if by_name or size == 0 or not head:
         return by_name
     head = head[:_HEAD]
-    if b"\0" in head or len(head.translate(None, _TEXT_BYTES)) * 10 > len(head):
+    if looks_binary(head):
         return "binary"
     first_lines = b"\n".join(head.split(b"\n", 10)[:10])
     if any(m in first_lines for m in _GENERATED_MARKERS):

@@ -30,10 +30,12 @@ from hearth.assist.assistant import (
 )
 from hearth.assist.findings import Finding
 from hearth.assist.related import related_definitions
+from hearth.assist.sanitize import Stream
 from hearth.assist.selection import Selection, enclosing_definition, select_at_cursor, select_lines
 from hearth.engine.generate import StopReason
 from hearth.errors import HearthError, ModelNotFoundError
 from hearth.lsp.command_context import current_command
+from hearth.lsp.document_guard import usable
 from hearth.lsp.jsonvalue import plain
 
 if TYPE_CHECKING:
@@ -97,14 +99,26 @@ class AssistFeature:
 
     # -- documents ---------------------------------------------------------------------------
     def _document(self, uri: str) -> tuple[str, str, str | None, str]:
-        """(text, display path, language, position encoding) of an open or on-disk document."""
+        """(text, display path, language, position encoding) of a document the editor opened."""
         from hearth.index.languages import language_for_path
 
-        doc = self.server.workspace.get_text_document(uri)
-        try:
-            text = doc.source
-        except (OSError, UnicodeDecodeError) as exc:
-            raise JsonRpcInvalidParams(f"cannot read {uri}: {exc}") from None
+        # Only documents the editor opened: `get_text_document` would read an unopened URI
+        # from disk, and a URI can name any file (`file:///ws/../etc/passwd`, a link out).
+        doc = self.server.workspace.text_documents.get(uri)
+        if doc is None:
+            raise JsonRpcInvalidParams(
+                "Explain and Review work on open documents only: open the file in the editor"
+            )
+        if self.server.completion.is_secret_uri(uri):
+            raise JsonRpcInvalidParams(
+                "Hearth sends no secret file (.env, keys, credentials) to the model "
+                "(see indexSecretPatterns in the README)"
+            )
+        text = doc.source
+        refused = self.server.guard.check(uri, text, doc.version)
+        if refused is not None:  # too large or binary-looking (lsp/document_guard.py)
+            raise JsonRpcInvalidParams(refused.user_message())
+        text = usable(text)  # no lone surrogates or NUL bytes; positions stay the same
         fs = to_fs_path(uri) or uri
         path = fs
         root = self.server.root
@@ -151,6 +165,9 @@ class AssistFeature:
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri, rng = params.text_document.uri, params.range
         actions = self._quick_fixes(uri, rng)
+        doc = self.server.workspace.text_documents.get(uri)
+        if doc is not None and self.server.guard.check(uri, doc.source, doc.version):
+            return actions  # too large or binary-looking: no Explain/Review to offer
         only = params.context.only
         if only and not any(k.startswith(types.CodeActionKind.Refactor.value) for k in only):
             return actions
@@ -180,11 +197,17 @@ class AssistFeature:
         return actions
 
     def _quick_fixes(self, uri: str, rng: types.Range) -> list[types.CodeAction]:
-        out = []
+        out: list[types.CodeAction] = []
+        doc = self.server.workspace.text_documents.get(uri)
+        if doc is None:
+            return out
+        lines = _doc_lines(doc.source)
         for p in self.published.get(uri, []):
             f, d = p.finding, p.diagnostic
             if f.replacement is None:
                 continue
+            if lines[f.line - 1 : f.end_line] != p.lines:
+                continue  # a fix only ever replaces the text it was written for
             if d.range.end.line < rng.start.line or d.range.start.line > rng.end.line:
                 continue
             out.append(
@@ -210,8 +233,15 @@ class AssistFeature:
         result = review_result(job, gen)
         uri = self._arguments(args)[0]
         text, _, _, encoding = self._document(uri)
-        findings = self._publish(uri, text, encoding, result.first, result.last, result.findings)
-        return {"findings": findings, "message": result.message}
+        found, message = result.findings, result.message
+        reviewed = _doc_lines(job.selection.text)[result.first - 1 : result.last]
+        if _doc_lines(text)[result.first - 1 : result.last] != reviewed:
+            # The lines moved or changed while the model wrote: its line numbers now point at
+            # other text, where a fix must never land.
+            found = []
+            message = "the document changed during the review: run it again"
+        findings = self._publish(uri, text, encoding, result.first, result.last, found)
+        return {"findings": findings, "message": message}
 
     async def _run(self, kind: Kind, args: list[Any], title: str) -> tuple[AssistJob, Any]:
         ctx = current_command()
@@ -225,12 +255,18 @@ class AssistFeature:
         token = ctx.token
         progress = self.server.work_done_progress
         loop = asyncio.get_running_loop()
-        shown: list[str] = []
+        stream = Stream()
+        sent = [""]
 
         def on_text(chunk: str) -> None:  # on the inference thread
-            shown.append(chunk)
-            if token is not None:
-                value = types.WorkDoneProgressReport(message="".join(shown))
+            if token is None:
+                return
+            # Untrusted model text: only what sanitizing can no longer change is shown, so
+            # each report extends the one before (assist/sanitize.py).
+            message = stream.feed(chunk)
+            if message != sent[0]:
+                sent[0] = message
+                value = types.WorkDoneProgressReport(message=message)
                 loop.call_soon_threadsafe(progress.report, token, value)
 
         if token is not None:
@@ -284,8 +320,8 @@ class AssistFeature:
         ]
         out: list[dict[str, Any]] = []
         for f in findings:
-            if f.end_line > len(lines):  # the document changed under the review
-                continue
+            if not first <= f.line <= f.end_line <= min(last, len(lines)):
+                continue  # only ever inside the reviewed lines
             rng = types.Range(
                 start=types.Position(line=f.line - 1, character=0),
                 end=types.Position(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import hashlib
 import itertools
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,14 +23,17 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified
 from pygls.uris import to_fs_path
 
+from hearth.completion.cache import cache_key
 from hearth.completion.debounce import AdaptiveDebounce
 from hearth.completion.pipeline import Cached, CompletionOptions, CompletionPipeline, Plan
 from hearth.completion.stats import StatsEvent, StatsStore
-from hearth.context.builder import ContextEngine, DocumentView
+from hearth.context.builder import WARM_MAX_CHARS, ContextEngine, DocumentView
+from hearth.context.recent import MAX_DOCUMENT_CHARS
 from hearth.engine.generate import Generation, StopReason
 from hearth.engine.http_client import InferenceServerError
 from hearth.index.redact import redact
 from hearth.index.walker import WalkOptions, is_secret
+from hearth.lsp.document_guard import usable
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -42,6 +46,8 @@ log = logging.getLogger(__name__)
 ACCEPT_COMMAND = "hearth.suggestionAccepted"
 WARM_DELAY_S = 0.4  # a pause this long after an edit, with no request, starts a warm-up
 RECENT = 4000  # request records kept for `hearth/completionStats`
+# Longer documents are neither kept as recent nor tokenized ahead by the context engine.
+NOTE_MAX_CHARS = max(MAX_DOCUMENT_CHARS, WARM_MAX_CHARS)
 
 
 @dataclass
@@ -51,6 +57,17 @@ class _Served:
     latency_ms: float
     language: str | None
     length: int
+    shown: bool = False
+    accepted_chars: int | None = None  # None until accepted (in whole or in part)
+
+
+@dataclass
+class _Speculation:
+    """The suggestion being computed in the background for the place after the one shown."""
+
+    key: str  # cache_key() of that place
+    job: concurrent.futures.Future[Generation]  # the engine's job (background priority)
+    done: asyncio.Future[tuple[str, ...]]  # its suggestions (empty when it failed or stopped)
 
 
 @dataclass
@@ -58,11 +75,11 @@ class _DocState:
     debounce: AdaptiveDebounce
     seq: int = 0  # bumps on every inline request: a sleeping (debounced) older one gives up
     edits: int = 0  # bumps on every didChange: a request that saw an older count is stale
-    changed_at: float = 0.0
-    requested_at: float = 0.0
+    changed_at: float = 0.0  # the text changed or the cursor jumped (a warm-up may be due)
+    requested_at: float = 0.0  # the last request that reached the model or the cache
     cursor: types.Position | None = None  # best guess: last request or end of last edit
     warm_timer: asyncio.TimerHandle | None = None
-    spec: list[concurrent.futures.Future[Generation]] = field(default_factory=list)
+    speculation: _Speculation | None = None
 
 
 class CompletionFeature:
@@ -93,6 +110,10 @@ class CompletionFeature:
         self.pipeline = CompletionPipeline(
             engine, self.context, CompletionOptions.from_settings(self.settings)
         )
+        # Documents opened while the model loaded were never warmed: warm the latest one.
+        latest = max(self._docs, key=lambda uri: self._docs[uri].changed_at, default=None)
+        if latest is not None:
+            self._schedule_warm(latest)
 
     def settings_changed(self, old: Settings, new: Settings) -> None:
         if self.pipeline is not None:
@@ -142,9 +163,13 @@ class CompletionFeature:
     def _note(self, uri: str) -> None:
         relpath = self._relpath(uri)
         doc = self.server.workspace.text_documents.get(uri)
-        if relpath is not None and doc is not None and not self.is_secret_uri(uri):
+        if doc is None or self.server.guard.changed(uri, doc.source, doc.version) is not None:
+            return  # too large or binary-looking (document_guard): left alone, user told once
+        if len(doc.source) > NOTE_MAX_CHARS:
+            return  # the context engine would drop it: redacting it is wasted
+        if relpath is not None and not self.is_secret_uri(uri):
             try:
-                self._context_engine().note_document(relpath, redact(doc.source))
+                self._context_engine().note_document(relpath, usable(redact(doc.source)))
             except Exception:
                 log.exception("context: note_document failed for %s", relpath)
 
@@ -187,7 +212,7 @@ class CompletionFeature:
         from hearth.index.languages import language_for_path
 
         return DocumentView(
-            redact(doc.source),  # same length: positions stay valid
+            usable(redact(doc.source)),  # same length: positions stay valid
             pos.line,
             pos.character,
             relpath=self._relpath(doc.uri),
@@ -200,6 +225,7 @@ class CompletionFeature:
             s.completion_enabled
             and (doc.language_id or "") not in s.completion_disabled_languages
             and not self.is_secret_uri(doc.uri)
+            and self.server.guard.check(doc.uri, doc.source, doc.version) is None
         )
 
     # -- requests ----------------------------------------------------------------------------
@@ -301,13 +327,15 @@ class CompletionFeature:
         state.seq += 1
         seq = state.seq
         edits = state.edits
-        state.requested_at = time.monotonic()
         state.cursor = position
         if state.warm_timer is not None:
             state.warm_timer.cancel()
             state.warm_timer = None
         if doc is None or not self._enabled_for(doc):
             record["source"] = "disabled"
+            refused = None if doc is None else self.server.guard.check(uri, doc.source, doc.version)
+            if refused is not None:
+                record["reason"] = refused.reason
             return []
         pipeline = self.pipeline
         if pipeline is None or not self.server.model.ready:
@@ -319,14 +347,27 @@ class CompletionFeature:
         record["language"] = view.language
         decision = pipeline.plan(uri, view, explicit=explicit)
         if isinstance(decision, Cached):
+            state.requested_at = time.monotonic()
             record["source"] = "typed-ahead" if decision.typed_ahead else "cache"
             self.counters["typed_ahead" if decision.typed_ahead else "cache_hits"] += 1
+            if not explicit and self.settings.speculative:  # the next one, unless cached
+                self._speculate(state, uri, view, decision.items[0])
             return list(decision.items[:1] if not explicit else decision.items)
         if not isinstance(decision, Plan):
             record["source"] = "skipped"
             record["reason"] = decision.reason
             self.counters["skipped"] += 1
+            # The model never saw this place (often a cursor jump): warm it after a pause.
+            state.changed_at = time.monotonic()
+            self._schedule_warm(uri)
             return []
+        state.requested_at = time.monotonic()
+        if not explicit and state.speculation is not None:
+            items = await self._from_speculation(uri, state, decision, seq, edits, record)
+            if items:
+                if self.settings.speculative:  # and the one after it
+                    self._speculate(state, uri, view, items[0])
+                return items
         if not explicit:
             delay = state.debounce.delay_s()
             record["debounce_ms"] = round(delay * 1000, 1)
@@ -377,7 +418,7 @@ class CompletionFeature:
             return []
         record["source"] = "model"
         if outcome.items and self.settings.speculative and not explicit:
-            self._speculate(decision, outcome.items[0])
+            self._speculate(state, uri, view, outcome.items[0])
         return list(outcome.items)
 
     def _check_fresh(self, uri: str, state: _DocState, edits: int, record: dict[str, Any]) -> None:
@@ -394,28 +435,71 @@ class CompletionFeature:
             raise JsonRpcContentModified("the document changed while this request ran")
 
     # -- speculation and warm-up -------------------------------------------------------------
-    def _speculate(self, plan: Plan, accepted: str) -> None:
+    def _speculate(self, state: _DocState, uri: str, view: DocumentView, accepted: str) -> None:
+        """Compute, in the background, the suggestion for the place after `accepted`.
+
+        A finished one waits in the cache; a request for that place while it still runs
+        (the user accepted at once) waits for it instead of starting the same work again.
+        """
         pipeline = self.pipeline
         if pipeline is None:
             return
-        nxt = pipeline.speculate(plan, accepted)
+        nxt = pipeline.speculate(uri, view, accepted)
         if nxt is None:
             return
+        key = cache_key(nxt.prefix, nxt.suffix)
+        running = state.speculation
+        if running is not None and running.key == key and not running.done.done():
+            return  # already on its way (the user is typing the suggestion)
         handle = pipeline.submit(nxt, candidates=1)[0]
         self.counters["speculations"] += 1
         loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[str, ...]] = loop.create_future()
+        state.speculation = _Speculation(key, handle.future, done)
 
-        def done(fut: concurrent.futures.Future[Generation]) -> None:
-            if fut.cancelled() or fut.exception() is not None:
-                return
+        def finished(fut: concurrent.futures.Future[Generation]) -> None:  # worker thread
+            with contextlib.suppress(RuntimeError):  # a closed loop: the server is exiting
+                loop.call_soon_threadsafe(self._speculated, pipeline, nxt, fut, done)
+
+        handle.future.add_done_callback(finished)
+
+    def _speculated(
+        self,
+        pipeline: CompletionPipeline,
+        plan: Plan,
+        fut: concurrent.futures.Future[Generation],
+        done: asyncio.Future[tuple[str, ...]],
+    ) -> None:
+        items: tuple[str, ...] = ()
+        if not fut.cancelled() and fut.exception() is None:
             gen = fut.result()
-            loop.call_soon_threadsafe(self._speculated, pipeline, nxt, gen)
+            if gen.stop_reason is not StopReason.CANCELLED:
+                items = pipeline.finish(plan, [gen]).items
+        if not done.done():
+            done.set_result(items)
 
-        handle.future.add_done_callback(done)
-
-    def _speculated(self, pipeline: CompletionPipeline, plan: Plan, gen: Generation) -> None:
-        if gen.stop_reason is not StopReason.CANCELLED:
-            pipeline.finish(plan, [gen])
+    async def _from_speculation(
+        self,
+        uri: str,
+        state: _DocState,
+        plan: Plan,
+        seq: int,
+        edits: int,
+        record: dict[str, Any],
+    ) -> list[str]:
+        """The running speculation's suggestions when it is for this very place, else []."""
+        spec = state.speculation
+        if spec is None or spec.key != cache_key(plan.prefix, plan.suffix):
+            return []
+        if not spec.job.running() and not spec.job.done():
+            return []  # still queued behind other work: the request's own job goes first
+        items = await asyncio.shield(spec.done)  # a cancelled request leaves it running
+        self._check_fresh(uri, state, edits, record)
+        if not items or state.seq != seq:
+            return []
+        record["source"] = "speculation"
+        self.counters["speculation_hits"] += 1
+        return list(items[:1])
 
     def _schedule_warm(self, uri: str) -> None:
         if not self.settings.warmup or self.pipeline is None or self.server.loop is None:
@@ -453,19 +537,37 @@ class CompletionFeature:
         data = _as_dict(params)
         sid = str(data.get("id") or "")
         served = self._served.get(sid)
-        language = served.language if served else None
         self.counters[kind] += 1
-        chars = data.get("acceptedLength")
-        self.stats.record(
-            StatsEvent(
-                kind,
-                language=language,
-                accepted_chars=int(chars) if isinstance(chars, int) else None,
-            )
-        )
+        event = StatsEvent(kind, language=served.language if served else None)
+        if served is not None and kind == "shown":
+            if served.shown:
+                return  # shown again (a redraw): counted once
+            served.shown = True
+            event = replace(event, length=served.length)
+        if kind == "accepted":
+            event = self._accepted(event, served, data.get("acceptedLength"))
+        self.stats.record(event)
         if kind == "rejected" and self.pipeline is not None:
             uri = str(data.get("uri") or (served.uri if served else ""))
             self.pipeline.cache.drop(uri)
+
+    @staticmethod
+    def _accepted(event: StatsEvent, served: _Served | None, part: Any) -> StatsEvent:
+        """An accept event: how many characters, and whether the suggestion was already
+        counted (partial accepts of one suggestion, then the rest, count as one)."""
+        partial = isinstance(part, int) and not isinstance(part, bool) and part >= 0
+        if served is None:
+            return replace(event, accepted_chars=part if partial else None, partial=partial)
+        before = served.accepted_chars
+        chars = part if partial else max(0, served.length - (before or 0))
+        served.accepted_chars = (before or 0) + chars
+        return replace(
+            event,
+            accepted_chars=chars,
+            length=served.length,
+            partial=partial,
+            again=before is not None,
+        )
 
     def status(self) -> dict[str, Any]:
         engine = self.server.model.engine
@@ -473,6 +575,8 @@ class CompletionFeature:
             "counters": dict(self.counters),
             "engine": dict(engine.counters) if engine is not None else {},
             "cache_entries": 0 if self.pipeline is None else self.pipeline.cache.size(),
+            # How fast a cancel stops the model: {count, max_ms, p95_ms} (engine/worker.py).
+            "cancel_stops": engine.worker.stop_latency() if engine is not None else {},
         }
 
     def completion_stats(self, params: Any) -> dict[str, Any]:

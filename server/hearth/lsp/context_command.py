@@ -16,6 +16,7 @@ from hearth.context.builder import DocumentView
 from hearth.context.describe import Counter, estimated_counter, show_context
 from hearth.errors import UsageError
 from hearth.index.redact import redact
+from hearth.lsp.document_guard import usable
 
 if TYPE_CHECKING:
     from hearth.lsp.server import HearthServer
@@ -55,7 +56,10 @@ def show_context_command(ls: HearthServer, args: list[Any]) -> dict[str, Any]:
             "Hearth builds no prompt from a secret file (.env, keys, credentials)",
             "see indexSecretPatterns in the README",
         )
-    text = redact(doc.source)  # same length: positions stay valid
+    refused = ls.guard.check(uri, doc.source, doc.version)
+    if refused is not None:  # too large or binary-looking (lsp/document_guard.py)
+        raise refused.error()
+    text = usable(redact(doc.source))  # same length: positions stay valid
     line = int(pos.get("line", 0))
     lines = text.split("\n")
     row = min(max(line, 0), len(lines) - 1)

@@ -46,6 +46,7 @@ MODEL_KEYS = (
     "threads",
     "batch_size",
     "gpu_layers",
+    "model_probe",
     "fim_template",
     "seed",
 )
@@ -119,8 +120,9 @@ class ModelFeature:
             )
             return
         options = load_options(settings)
-        spec = ModelSpec(path, settings.backend, options)
-        chat = ModelSpec(chat_path, settings.backend, options) if chat_path else None
+        probe = settings.model_probe
+        spec = ModelSpec(path, settings.backend, options, probe)
+        chat = ModelSpec(chat_path, settings.backend, options, probe) if chat_path else None
         engine = Engine(spec, chat, fim_template=settings.fim_template)
         self.engine = engine
         self.info = ModelState("loading", how, str(path), None)

@@ -10,6 +10,8 @@ for an upstream fix in pygls `protocol/json_rpc.py` and `protocol/language_serve
   gets no answer (the error is raised before the id is known): messages are parsed as plain
   JSON first and typed per message here, so the answer is InvalidParams (-32602) or
   MethodNotFound (-32601) with the request's id;
+- lsprotocol's converter coerces params of the wrong JSON type (`"uri": null` becomes "None",
+  `"line": "3"` becomes 3): they are type-checked first (`hearth.lsp.param_types`);
 - handler exceptions put a traceback (file paths, source lines) into `error.data`: here
   -32603 with a short message and no data; the traceback goes to the server log only;
 - the stdio loop trusts `Content-Length` (see `hearth.lsp.framing`), never watches the
@@ -37,8 +39,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage
 from pygls.protocol.language_server import lsp_method
 
-from hearth.errors import HearthError
-from hearth.lsp import framing
+from hearth.errors import HearthError, InputFileError, PositionError, UsageError
+from hearth.lsp import framing, param_types
 from hearth.lsp.command_context import HearthProtocol as CommandContextProtocol
 from hearth.lsp.documents import HearthWorkspace
 
@@ -225,6 +227,13 @@ class HearthProtocol(CommandContextProtocol):
         if not _has_id(message_type):
             payload.pop("id", None)
         payload.setdefault("params", None)
+        # The converter coerces wrong JSON types (null to "None", "3" to 3): check them first.
+        # `initialize` stays lenient, so a client with a sloppy capability still connects.
+        if data.get("method") != types.INITIALIZE:
+            why = param_types.mismatch(param_types.params_type(message_type), payload["params"])
+            if why is not None:
+                log.debug("params of %s do not fit: %s", data.get("method"), why)
+                return None
         try:
             return self._converter.structure(payload, message_type)
         except Exception as exc:
@@ -436,7 +445,11 @@ def error_for(exc: BaseException, method: str) -> types.ResponseError:
         return types.ResponseError(code=exc.code, message=_short(exc.message), data=data)
     if isinstance(exc, HearthError):
         log.warning("%s failed: %s", method, exc.message)
-        return types.ResponseError(code=INTERNAL_ERROR, message=_short(exc.user_message()))
+        # Bad arguments (a command's, a position outside the document, a document Hearth
+        # leaves alone: too large or binary) are the caller's.
+        bad_input = isinstance(exc, (UsageError, PositionError, InputFileError))
+        code = INVALID_PARAMS if bad_input else INTERNAL_ERROR
+        return types.ResponseError(code=code, message=_short(exc.user_message()))
     log.error("internal error in %s (%s)", method, type(exc).__name__, exc_info=exc)
     return types.ResponseError(
         code=INTERNAL_ERROR,

@@ -33,6 +33,13 @@ class HearthServer(LanguageServer):
         self.settings = Settings()
         self.root: Path | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        # -- which open documents the features leave alone (lsp/document_guard.py) --
+        from hearth.lsp.document_guard import DocumentGuard
+
+        self.guard = DocumentGuard(
+            lambda: self.settings.document_max_bytes,
+            lambda text: self.show_message(f"Hearth: {text}", types.MessageType.Warning),
+        )
         from hearth.lsp.index_feature import IndexFeature
 
         self.index = IndexFeature(self)
@@ -156,6 +163,7 @@ def create_server() -> HearthServer:
     def did_close(ls: HearthServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.index.buffer_closed(params.text_document.uri)
         ls.completion.did_close(params.text_document.uri)
+        ls.guard.closed(params.text_document.uri)
         ls.assist.document_closed(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)

@@ -1,0 +1,137 @@
+"""`HF_HUB_OFFLINE=1` for every command but `hearth model pull`.
+
+huggingface_hub reads the variable once, when it is imported (ctransformers imports it with
+itself), so `hearth` sets it before running any command; only the explicit download may reach
+the hub.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hearth.cli import build_parser, hub_offline_unless_pull
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "tests" / "samples" / "fibonacci.py"
+
+CHILD = textwrap.dedent(
+    """
+    import json, os, sys
+    from hearth.cli import main
+    rc = main(sys.argv[2:])
+    hub = sys.modules.get("huggingface_hub.constants")
+    with open(sys.argv[1], "w") as fh:
+        json.dump({"rc": rc, "env": os.environ.get("HF_HUB_OFFLINE"),
+                   "hub_imported": hub is not None,
+                   "hub_offline": getattr(hub, "HF_HUB_OFFLINE", None)}, fh)
+    """
+)
+
+
+def run_child(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[dict[str, object], str]:
+    report = tmp_path / "report.json"
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HEARTH_", "HF_HUB_OFFLINE"))
+    }
+    full_env.update(
+        HEARTH_CACHE_DIR=str(tmp_path / "cache"), HEARTH_CONFIG_DIR=str(tmp_path / "config")
+    )
+    full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(report), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=180,
+    )
+    assert report.exists(), proc.stderr
+    result: dict[str, object] = json.loads(report.read_text())
+    return result, proc.stderr
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve"],
+        ["complete", "x.py:1:1"],
+        ["explain", "x.py"],
+        ["review", "x.py"],
+        ["doctor"],
+        ["index", "."],
+        ["model", "list"],
+        ["model", "info", "x.gguf"],
+        ["bench", "engine", "--model", "x.gguf"],
+    ],
+)
+def test_every_command_but_pull_runs_offline(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # not even the user can turn it back on
+    hub_offline_unless_pull(build_parser().parse_args(argv))
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_pull_keeps_the_users_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    hub_offline_unless_pull(build_parser().parse_args(["model", "pull", "x"]))
+    assert "HF_HUB_OFFLINE" not in os.environ
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub_offline_unless_pull(build_parser().parse_args(["model", "pull", "x"]))
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_complete_imports_the_hub_library_offline(llama_spm_model: Path, tmp_path: Path) -> None:
+    """ctransformers imports huggingface_hub: inside `hearth complete` it sees offline mode."""
+    result, stderr = run_child(
+        tmp_path,
+        "complete",
+        f"{SAMPLE}:8:5",
+        "--model",
+        str(llama_spm_model),
+        "--backend",
+        "ctransformers",
+        env={},
+    )
+    assert result["rc"] == 0, stderr
+    assert result["env"] == "1"
+    assert result["hub_imported"] is True and result["hub_offline"] is True
+
+
+def test_complete_never_downloads_but_says_how(tmp_path: Path) -> None:
+    """No model yet and a hub endpoint configured: `complete` asks for no connection at all
+    and names the command that downloads."""
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    result, stderr = run_child(tmp_path, "complete", f"{SAMPLE}:8:5", env={"HF_ENDPOINT": endpoint})
+    assert result["rc"] == 4
+    assert "HF_HUB_OFFLINE is set" in stderr and "hearth model pull qwen2.5-coder-0.5b" in stderr
+    assert "cannot reach" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_pull_still_reaches_its_download_path(tmp_path: Path) -> None:
+    """`hearth model pull` is not made offline: it goes on to contact the hub (here a closed
+    loopback port, so it fails there, quickly), unless the user set HF_HUB_OFFLINE."""
+    port = closed_port()
+    env = {"HF_ENDPOINT": f"http://127.0.0.1:{port}"}
+    result, stderr = run_child(tmp_path, "model", "pull", "qwen2.5-coder-0.5b", env=env)
+    assert result["rc"] == 4
+    assert f"cannot reach 127.0.0.1:{port}" in stderr
+    assert result["env"] is None
+    result, stderr = run_child(
+        tmp_path, "model", "pull", "qwen2.5-coder-0.5b", env={**env, "HF_HUB_OFFLINE": "1"}
+    )
+    assert result["rc"] == 4 and "HF_HUB_OFFLINE is set" in stderr
