@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hearth
+from hearth.index import redact as redact_module
 from hearth.index.redact import has_secret, redact
 
 SECRETS = [
@@ -44,3 +50,64 @@ def test_assigned_passwords_mask_the_value_only() -> None:
 def test_ordinary_code_is_untouched() -> None:
     text = "def tokenize(s):\n    skip = 'sk-short'\n    return s.split()\n"
     assert redact(text) == text and not has_secret(text)
+
+
+# -- the fast path equals the plain regex passes --------------------------------------------
+def _reference(text: str) -> str:
+    """What `redact` computed before its literal pre-checks: every regex over all the text."""
+    r = redact_module
+    for _literals, pattern in r._PATTERNS:
+        text = pattern.sub(lambda m: r._mask(m.group(0)), text)
+    return r._ASSIGNED.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{r._mask(m.group(3))}{m.group(2)}", text
+    )
+
+
+_PIECES = [
+    *SECRETS,
+    "password",
+    "PassWord",
+    "pa\u017fsword",  # long s: the regex's case folding reads it as "s"
+    "pwd",
+    "secret",
+    "api_key",
+    "Api-Key",
+    "accesskey",
+    "TOKEN",
+    "tok\u0130",
+    "\u0131",
+    "\u212a",
+    "x.",
+    "-",
+    "_",
+    " = ",
+    ":",
+    "=",
+    '"',
+    "'",
+    "abcd",
+    "hunter22",
+    "\n",
+    " ",
+    "é",
+    "-----BEGIN EC PRIVATE KEY-----",
+    "-----END EC PRIVATE KEY-----",
+    "ghp_",
+    "sk-",
+]
+
+
+def test_fast_redact_equals_the_regex_passes() -> None:
+    @settings(max_examples=3000, deadline=None, derandomize=True)
+    @given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=30))
+    def check(parts: list[str]) -> None:
+        text = "".join(parts)
+        assert redact(text) == _reference(text)
+
+    check()
+
+
+def test_fast_redact_equals_the_regex_passes_on_real_code() -> None:
+    for path in sorted(Path(hearth.__file__).parent.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert redact(text) == _reference(text), path
