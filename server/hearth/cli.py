@@ -252,6 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="context_budget_tokens for the session (default: the setting's default); "
         "2048 makes the cold prompts 2,048 tokens in a large enough file",
     )
+    q.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the session, as in hearth.toml (VALUE read as JSON, else as "
+        "text), e.g. --set speculative=false; repeatable",
+    )
+    q.add_argument(
+        "--records", metavar="PATH", help="also write every request's record as JSON lines"
+    )
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_bench_latency)
     q = bsub.add_parser(
@@ -606,6 +617,8 @@ def cmd_bench_context(args: argparse.Namespace) -> int:
 
 def cmd_bench_latency(args: argparse.Namespace) -> int:
     from hearth.bench.latency_bench import format_latency_report, run_latency_bench
+    from hearth.errors import ConfigError
+    from hearth.settings import Settings
 
     if args.backend == "http":
         from hearth.bench.http_bench import format_http_report, run_http_latency_bench
@@ -621,6 +634,18 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
         )
         print(json.dumps(both, indent=2) if args.json else format_http_report(both))
         return 0
+    extra: dict[str, object] = {}
+    for item in args.set:
+        name, eq, raw = item.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE", "e.g. --set warmup=false")
+        try:
+            extra[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            extra[name.strip()] = raw
+    if args.context_budget:
+        extra["contextBudgetTokens"] = args.context_budget
+    Settings().merged(extra, "--set")  # a typo fails here, not as a server that ignores all
     report = run_latency_bench(
         Path(args.model),
         Path(args.file),
@@ -629,9 +654,8 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
         jumps=args.jumps,
         chars=args.chars,
         progress=lambda m: _note(args, f"hearth bench: {m}"),
-        extra_options=(
-            {"contextBudgetTokens": args.context_budget} if args.context_budget else None
-        ),
+        extra_options=extra or None,
+        records_to=Path(args.records) if args.records else None,
     )
     print(json.dumps(report, indent=2) if args.json else format_latency_report(report))
     return 0

@@ -4,11 +4,10 @@ middle, the drift budget, and how close the logits stay to an exact evaluation."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from hearth.completion.fim import fim_prompt_tokens
 from hearth.engine.backend import Backend, LoadOptions
@@ -17,28 +16,10 @@ from hearth.engine.kv_reuse import MIN_TAIL, plan_tail_reuse
 from hearth.engine.loader import load_backend
 from hearth.engine.templates import load_templates
 
-OPTS = LoadOptions(n_ctx=1024, n_threads=2, n_batch=64)
-PREFIX = (
-    "import os\n\n\ndef read_config(path):\n    with open(path) as f:\n"
-    "        return f.read()\n\n\ndef main():\n    cfg = read_"
-)
-SUFFIX = "\n    print(cfg)\n\n\nif __name__ == '__main__':\n    main()\n" * 3
+sys.path.insert(0, str(Path(__file__).parent))
+from qwen_fim import PREFIX, fim_prompt, last_logits
 
-
-@pytest.fixture(scope="module")
-def backend(qwen_bpe_model: Path) -> Iterator[Backend]:
-    b = load_backend(qwen_bpe_model, "llamacpp", OPTS)
-    yield b
-    b.close()
-
-
-def _prompt(backend: Backend, prefix: str) -> list[int]:
-    return fim_prompt_tokens(backend, load_templates()["qwen"], prefix, SUFFIX)
-
-
-def _logits(backend: Backend) -> np.ndarray:
-    llm = backend._llm  # type: ignore[attr-defined]
-    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+_prompt, _logits = fim_prompt, last_logits
 
 
 def _parked(backend: Backend) -> int:

@@ -12,6 +12,7 @@ in-process after the session.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import statistics
 import sys
@@ -167,10 +168,10 @@ async def _session(
             )
             typist = _Typist(client, uri, doc, offset)
             progress(f"jump {j + 1}/{jumps}: typing {len(chunk)} characters at line {line_no + 1}")
-            for k, ch in enumerate(chunk):
+            for ch in chunk:
                 typist.type(ch)
                 ms, shown = await _request(client, typist)
-                samples.append({"e2e_ms": ms, "first": k == 0})
+                samples.append({"e2e_ms": ms, "jump": j})
                 typed = 0
                 for c in shown[:TYPED_AHEAD_CHARS]:
                     if c in "\r\n" or not shown[typed + 1 :].strip():
@@ -178,7 +179,7 @@ async def _session(
                     typist.type(c)
                     typed += 1
                     ms, _ = await _request(client, typist)
-                    samples.append({"e2e_ms": ms, "first": False})
+                    samples.append({"e2e_ms": ms, "jump": j})
                 if typed:
                     typist.erase(typed)
         stats = plain(await client.protocol.send_request_async("hearth/completionStats", {}))
@@ -263,12 +264,25 @@ def run_latency_bench(
     chars: int = 16,
     progress: Callable[[str], None] = lambda _m: None,
     extra_options: dict[str, Any] | None = None,
+    records_to: Path | None = None,
 ) -> dict[str, Any]:
+    """`extra_options` are initializationOptions for the session; `records_to` receives
+    every request's record (client latency plus the server's own) as JSON lines."""
     session = asyncio.run(
         _session(model, source, backend, threads, jumps, chars, progress, extra_options)
     )
     samples = session["samples"]
-    cold = [s for s in samples if s.get("source") == "model" and s["first"]]
+    if records_to is not None:
+        with open(records_to, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(s) + "\n" for s in samples)
+    # Cold: the first answer from the model after a jump (a request skipped by the trigger
+    # rules, e.g. typing a quote, leaves the place as cold as it was).
+    jumped: set[int] = set()
+    for s in samples:
+        s["first"] = s.get("source") == "model" and s["jump"] not in jumped
+        if s["first"]:
+            jumped.add(s["jump"])
+    cold = [s for s in samples if s["first"]]
     warm = [s for s in samples if s.get("source") == "model" and not s["first"]]
     ahead = [s for s in samples if s.get("source") in ("typed-ahead", "cache")]
     answered = [s for s in samples if s.get("source") in ("model", "typed-ahead", "cache")]
@@ -328,6 +342,7 @@ def run_latency_bench(
             round(statistics.median(cold_raw), 3) if cold_raw else None
         ),
         "context_budget_tokens": (extra_options or {}).get("contextBudgetTokens"),
+        "settings": dict(extra_options or {}),
         "engine_counters": session["engine"],
     }
 

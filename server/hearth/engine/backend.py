@@ -97,6 +97,10 @@ class Backend(ABC):
         self._last_prompt: list[int] = []
         self._drift = 0
         self._drift_from = NO_DRIFT  # position of the first entry computed before an edit
+        # A context set aside by `checkpoint` (tokens, last prompt, drift, drift_from), and
+        # whether the work that must not disturb it is still running.
+        self._branch: tuple[list[int], list[int], int, int] | None = None
+        self._branch_busy = False
 
     # -- tokens ---------------------------------------------------------------------------
     @property
@@ -178,6 +182,11 @@ class Backend(ABC):
         """
         tokens = list(tokens)
         chunk_size = max(1, min(chunk or PREFILL_CHUNK, self.options.n_batch))
+        if self._branch is not None:
+            if self._branch_busy:
+                tail_budget = 0  # moving entries would move the set-aside ones too
+            else:
+                self._settle_branch(tokens, tail_budget)
         if tail_budget > 0 and self.can_shift:
             plan = plan_tail_reuse(
                 self._last_prompt, self._cached_tokens(), tokens, tail_budget - self._drift
@@ -244,6 +253,82 @@ class Backend(ABC):
     def can_shift(self) -> bool:
         """Whether cached entries can be moved to other positions (see kv_reuse.py)."""
         return False
+
+    # -- a second branch of the context (speculative work) ---------------------------------
+    # A speculative completion evaluates a prompt that the user's next request may not
+    # share (the user typed something else than the suggestion). The context it replaces is
+    # kept aside, sharing the cache entries of the common prefix; the next prefill goes on
+    # from whichever of the two serves its prompt with less to evaluate.
+    def checkpoint(self, upcoming: Sequence[int], max_new: int) -> bool:
+        """Keep the current context aside before evaluating `upcoming` and `max_new` more
+        tokens; False (nothing kept) when the backend cannot or the cache lacks room."""
+        if self._branch is not None and not self._branch_busy:
+            self._settle_branch(list(upcoming), 0)
+        if self._branch is not None or not self.can_branch:
+            return False
+        cached = list(self._cached_tokens())
+        needed = len(cached) + len(upcoming) - common_prefix(cached, upcoming) + max_new + 1
+        if not cached or needed > self.n_ctx:
+            return False
+        self._save_branch()
+        self._branch = (cached, self._last_prompt, self._drift, self._drift_from)
+        self._branch_busy = True
+        return True
+
+    def release(self, *, rollback: bool) -> None:
+        """The speculative work ended: go back to the context kept aside now (`rollback`,
+        e.g. it was cancelled for another request), or keep both until the next prefill."""
+        if self._branch is None:
+            return
+        self._branch_busy = False
+        if rollback:
+            self._use_branch()
+
+    def _settle_branch(self, tokens: list[int], tail_budget: int) -> None:
+        assert self._branch is not None
+        saved, last, drift, _ = self._branch
+        current = self._to_evaluate(
+            self._last_prompt, self._cached_tokens(), tokens, tail_budget - self._drift
+        )
+        aside = self._to_evaluate(last, saved, tokens, tail_budget - drift)
+        if aside < current:
+            self._use_branch()
+        else:
+            self._drop_branch()
+            self._branch = None
+
+    def _use_branch(self) -> None:
+        assert self._branch is not None
+        saved, self._last_prompt, self._drift, self._drift_from = self._branch
+        self._branch = None
+        self._branch_busy = False
+        self._restore_branch(saved)
+
+    def _to_evaluate(
+        self, last: Sequence[int], cached: Sequence[int], tokens: Sequence[int], budget: int
+    ) -> int:
+        if budget > 0 and self.can_shift:
+            plan = plan_tail_reuse(last, cached, tokens, budget)
+            if plan is not None:
+                return plan.new_tail - plan.keep + 1
+        return len(tokens) - max(0, min(common_prefix(cached, tokens), len(tokens) - 1))
+
+    @property
+    def can_branch(self) -> bool:
+        """Whether `checkpoint` can keep a context aside."""
+        return False
+
+    def _save_branch(self) -> None:
+        """Keep the context's entries aside (shared with the context, not copied)."""
+        raise NotImplementedError
+
+    def _restore_branch(self, tokens: list[int]) -> None:
+        """Make the entries kept aside, for `tokens`, the context again."""
+        raise NotImplementedError
+
+    def _drop_branch(self) -> None:
+        """Forget the entries kept aside."""
+        raise NotImplementedError
 
     def _move_tail(self, plan: TailReuse, old_end: int) -> None:
         """Keep the prefix, set the old tail (without its last token) aside at its new

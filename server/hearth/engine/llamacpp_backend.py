@@ -74,7 +74,9 @@ def library_version() -> str:
     return version("llama-cpp-python")
 
 
-_MAIN, _PARK = 0, 1  # sequence ids: the context, and a moved tail waiting (see _move_tail)
+# Sequence ids: the context, a moved tail waiting (see _move_tail), a context kept aside
+# during speculative work (see Backend.checkpoint).
+_MAIN, _PARK, _ASIDE = 0, 1, 2
 
 
 @contextlib.contextmanager
@@ -89,7 +91,7 @@ def _two_sequences(llama_cpp: Any) -> Iterator[None]:
 
     class _Context(original):  # type: ignore[misc, valid-type]
         def __init__(self, *, model: Any, params: Any, verbose: bool = True) -> None:
-            params.n_seq_max = 2
+            params.n_seq_max = 3
             params.kv_unified = True
             super().__init__(model=model, params=params, verbose=verbose)
 
@@ -203,6 +205,9 @@ class LlamaCppBackend(Backend):
         self._llm.eval(list(tokens))
 
     def reset(self) -> None:
+        if self._branch is not None:
+            self._drop_branch()
+            self._branch, self._branch_busy = None, False
         self._llm.reset()
 
     # -- moving a cached tail (kv_reuse.py) ---------------------------------------------------
@@ -221,6 +226,27 @@ class LlamaCppBackend(Backend):
         if plan.shift:
             llama_cpp.llama_memory_seq_add(mem, _PARK, plan.old_tail, old_end - 1, plan.shift)
         self._llm.n_tokens = plan.keep
+
+    @property
+    def can_branch(self) -> bool:
+        return self._can_shift  # a unified KV cache of plain attention layers
+
+    def _save_branch(self) -> None:
+        llama_cpp, mem = _import(), self._llm._ctx.memory
+        llama_cpp.llama_memory_seq_rm(mem, _ASIDE, -1, -1)
+        llama_cpp.llama_memory_seq_cp(mem, _MAIN, _ASIDE, -1, -1)
+
+    def _restore_branch(self, tokens: list[int]) -> None:
+        llama_cpp, mem, llm = _import(), self._llm._ctx.memory, self._llm
+        for seq in (_MAIN, _PARK):
+            llama_cpp.llama_memory_seq_rm(mem, seq, -1, -1)
+        llama_cpp.llama_memory_seq_cp(mem, _ASIDE, _MAIN, -1, -1)
+        llama_cpp.llama_memory_seq_rm(mem, _ASIDE, -1, -1)
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+
+    def _drop_branch(self) -> None:
+        _import().llama_memory_seq_rm(self._llm._ctx.memory, _ASIDE, -1, -1)
 
     def _drop_tail(self) -> None:
         _import().llama_memory_seq_rm(self._llm._ctx.memory, _PARK, -1, -1)

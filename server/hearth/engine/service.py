@@ -44,7 +44,13 @@ PromptBuilder = Callable[[Backend], tuple[list[int], GenerationRequest]]
 
 
 class _GenerationJob:
-    """A generation that survives preemption: it keeps what it generated and resumes."""
+    """A generation that survives preemption: it keeps what it generated and resumes.
+
+    A non-`resumable` one (a speculative completion) ends cancelled instead: the request
+    that preempted it filled the context with its own prompt, and resuming would evaluate
+    the speculative prompt again and push the user's prompt out of the cache, for a place
+    the user has left.
+    """
 
     def __init__(
         self,
@@ -52,11 +58,13 @@ class _GenerationJob:
         role: Role,
         build: PromptBuilder,
         on_text: Callable[[str], None] | None,
+        resumable: bool = True,
     ) -> None:
         self.engine = engine
         self.role = role
         self.build = build
         self.on_text = on_text
+        self.resumable = resumable
         self.prompt: list[int] | None = None
         self.request: GenerationRequest | None = None
         self.parts: list[Generation] = []
@@ -68,17 +76,32 @@ class _GenerationJob:
             self.engine.count("generations")
         done = [t for g in self.parts for t in g.tokens]
         request = replace(self.request, max_tokens=max(0, self.request.max_tokens - len(done)))
-        gen = generate(
-            backend,
-            self.prompt,
-            request,
-            should_stop=control.check,
-            on_text=self.on_text,
-            resume=done,
-        )
+        # Speculative work keeps the user's context aside: the next request may need it.
+        aside = not self.resumable and backend.checkpoint(self.prompt, request.max_tokens)
+        gen: Generation | None = None
+        try:
+            gen = generate(
+                backend,
+                self.prompt,
+                request,
+                should_stop=control.check,
+                on_text=self.on_text,
+                resume=done,
+            )
+        finally:
+            if aside:
+                stopped = gen is None or gen.stop_reason in (
+                    StopReason.CANCELLED,
+                    StopReason.PREEMPTED,
+                )
+                backend.release(rollback=stopped)
         self.parts.append(gen)
         self.engine.count("evaluated_tokens", gen.n_evaluated)
         if gen.stop_reason is StopReason.PREEMPTED:
+            if not self.resumable:
+                self.engine.count("dropped_background")
+                gen.stop_reason = StopReason.CANCELLED
+                return self._combined()
             raise JobPreempted
         return self._combined()
 
@@ -218,9 +241,9 @@ class Engine:
     ) -> JobHandle[Generation]:
         """Queue a generation. Completions go first; chat work is preemptible and resumes.
 
-        `background` (a speculative completion) runs last and yields to any other request,
-        resuming afterwards: nobody is waiting for it yet."""
-        job = _GenerationJob(self, role, build, on_text)
+        `background` (a speculative completion) runs last and ends, cancelled, as soon as
+        any other request comes: nobody is waiting for it yet."""
+        job = _GenerationJob(self, role, build, on_text, resumable=not background)
         is_chat = role is Role.CHAT
         worker = self.chat_worker if is_chat else self.worker
         priority = Priority.CHAT if is_chat else Priority.COMPLETION
