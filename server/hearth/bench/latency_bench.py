@@ -272,9 +272,6 @@ def run_latency_bench(
         _session(model, source, backend, threads, jumps, chars, progress, extra_options)
     )
     samples = session["samples"]
-    if records_to is not None:
-        with open(records_to, "w", encoding="utf-8") as out:
-            out.writelines(json.dumps(s) + "\n" for s in samples)
     # Cold: the first answer from the model after a jump (a request skipped by the trigger
     # rules, e.g. typing a quote, leaves the place as cold as it was).
     jumped: set[int] = set()
@@ -283,6 +280,9 @@ def run_latency_bench(
         if s["first"]:
             jumped.add(s["jump"])
     cold = [s for s in samples if s["first"]]
+    if records_to is not None:
+        with open(records_to, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(s) + "\n" for s in samples)
     warm = [s for s in samples if s.get("source") == "model" and not s["first"]]
     ahead = [s for s in samples if s.get("source") in ("typed-ahead", "cache")]
     answered = [s for s in samples if s.get("source") in ("model", "typed-ahead", "cache")]

@@ -350,8 +350,8 @@ class CompletionFeature:
             state.requested_at = time.monotonic()
             record["source"] = "typed-ahead" if decision.typed_ahead else "cache"
             self.counters["typed_ahead" if decision.typed_ahead else "cache_hits"] += 1
-            if not explicit and self.settings.speculative:  # the next one, unless cached
-                self._speculate(state, uri, view, decision.items[0])
+            if not explicit:  # the next one, unless cached
+                self._speculate_later(state, uri, view, decision.items[0])
             return list(decision.items[:1] if not explicit else decision.items)
         if not isinstance(decision, Plan):
             record["source"] = "skipped"
@@ -365,8 +365,7 @@ class CompletionFeature:
         if not explicit and state.speculation is not None:
             items = await self._from_speculation(uri, state, decision, seq, edits, record)
             if items:
-                if self.settings.speculative:  # and the one after it
-                    self._speculate(state, uri, view, items[0])
+                self._speculate_later(state, uri, view, items[0])  # and the one after it
                 return items
         if not explicit:
             delay = state.debounce.delay_s()
@@ -417,8 +416,8 @@ class CompletionFeature:
             self.counters["superseded"] += 1
             return []
         record["source"] = "model"
-        if outcome.items and self.settings.speculative and not explicit:
-            self._speculate(state, uri, view, outcome.items[0])
+        if outcome.items and not explicit:
+            self._speculate_later(state, uri, view, outcome.items[0])
         return list(outcome.items)
 
     def _check_fresh(self, uri: str, state: _DocState, edits: int, record: dict[str, Any]) -> None:
@@ -435,6 +434,24 @@ class CompletionFeature:
             raise JsonRpcContentModified("the document changed while this request ran")
 
     # -- speculation and warm-up -------------------------------------------------------------
+    def _speculate_later(
+        self, state: _DocState, uri: str, view: DocumentView, accepted: str
+    ) -> None:
+        """Speculate once this answer is on its way: planning parses the document (about a
+        millisecond per 10 kB), which a typed-ahead answer should not wait for. A newer
+        request for the document in between makes it moot."""
+        if not self.settings.speculative:
+            return
+        seq = state.seq
+
+        def start() -> None:
+            if state.seq == seq and self._docs.get(uri) is state:
+                self._speculate(state, uri, view, accepted)
+
+        # A timer, not call_soon: the answer is sent by a callback the finished request
+        # schedules with call_soon, which then runs first.
+        asyncio.get_running_loop().call_later(0, start)
+
     def _speculate(self, state: _DocState, uri: str, view: DocumentView, accepted: str) -> None:
         """Compute, in the background, the suggestion for the place after `accepted`.
 
