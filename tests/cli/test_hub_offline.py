@@ -7,10 +7,8 @@ the hub.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -18,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from hearth.cli import build_parser, hub_offline_unless_pull
+
+sys.path.insert(0, str(Path(__file__).parent))
+from child_report import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "samples" / "fibonacci.py"
@@ -36,25 +37,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_child(tmp_path: Path, *args: str, env: dict[str, str]) -> tuple[dict[str, object], str]:
-    report = tmp_path / "report.json"
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("HEARTH_", "HF_HUB_OFFLINE"))
-    }
-    full_env.update(
-        HEARTH_CACHE_DIR=str(tmp_path / "cache"), HEARTH_CONFIG_DIR=str(tmp_path / "config")
-    )
-    full_env.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(report), *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=180,
-    )
-    assert report.exists(), proc.stderr
-    result: dict[str, object] = json.loads(report.read_text())
-    return result, proc.stderr
+def run_offline_child(
+    tmp_path: Path, *args: str, env: dict[str, str]
+) -> tuple[dict[str, object], str]:
+    dirs = {"HEARTH_CACHE_DIR": tmp_path / "cache", "HEARTH_CONFIG_DIR": tmp_path / "config"}
+    full = {**{k: str(v) for k, v in dirs.items()}, **env}
+    drop = ("HEARTH_", "HF_HUB_OFFLINE")
+    return run_child(CHILD, tmp_path / "report.json", args, full, drop=drop)
 
 
 def closed_port() -> int:
@@ -96,7 +85,7 @@ def test_pull_keeps_the_users_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_complete_imports_the_hub_library_offline(llama_spm_model: Path, tmp_path: Path) -> None:
     """ctransformers imports huggingface_hub: inside `hearth complete` it sees offline mode."""
-    result, stderr = run_child(
+    result, stderr = run_offline_child(
         tmp_path,
         "complete",
         f"{SAMPLE}:8:5",
@@ -115,7 +104,8 @@ def test_complete_never_downloads_but_says_how(tmp_path: Path) -> None:
     """No model yet and a hub endpoint configured: `complete` asks for no connection at all
     and names the command that downloads."""
     endpoint = f"http://127.0.0.1:{closed_port()}"
-    result, stderr = run_child(tmp_path, "complete", f"{SAMPLE}:8:5", env={"HF_ENDPOINT": endpoint})
+    env = {"HF_ENDPOINT": endpoint}
+    result, stderr = run_offline_child(tmp_path, "complete", f"{SAMPLE}:8:5", env=env)
     assert result["rc"] == 4
     assert "HF_HUB_OFFLINE is set" in stderr and "hearth model pull qwen2.5-coder-0.5b" in stderr
     assert "cannot reach" not in stderr
@@ -127,11 +117,11 @@ def test_pull_still_reaches_its_download_path(tmp_path: Path) -> None:
     loopback port, so it fails there, quickly), unless the user set HF_HUB_OFFLINE."""
     port = closed_port()
     env = {"HF_ENDPOINT": f"http://127.0.0.1:{port}"}
-    result, stderr = run_child(tmp_path, "model", "pull", "qwen2.5-coder-0.5b", env=env)
+    result, stderr = run_offline_child(tmp_path, "model", "pull", "qwen2.5-coder-0.5b", env=env)
     assert result["rc"] == 4
     assert f"cannot reach 127.0.0.1:{port}" in stderr
     assert result["env"] is None
-    result, stderr = run_child(
+    result, stderr = run_offline_child(
         tmp_path, "model", "pull", "qwen2.5-coder-0.5b", env={**env, "HF_HUB_OFFLINE": "1"}
     )
     assert result["rc"] == 4 and "HF_HUB_OFFLINE is set" in stderr

@@ -7,12 +7,12 @@ and DNS lookup; the stdio pipes are not sockets, so the allowed count is zero.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from child_report import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "tests" / "samples" / "fibonacci.py"
@@ -35,19 +35,7 @@ CHILD = textwrap.dedent(
 
 
 def run_audited(tmp_path: Path, *args: str, env: dict[str, str]) -> dict[str, object]:
-    report = tmp_path / "audit.json"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTH_")}
-    full_env.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(report), *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=180,
-    )
-    assert report.exists(), proc.stderr
-    result: dict[str, object] = json.loads(report.read_text())
-    return result
+    return run_child(CHILD, tmp_path / "audit.json", args, env)[0]
 
 
 def test_cli_completion_opens_no_connection(llama_spm_model: Path, tmp_path: Path) -> None:

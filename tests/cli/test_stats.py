@@ -19,7 +19,6 @@ import os
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -32,23 +31,16 @@ from hearth.bench.scripted_fim import SUGGESTION, write_scripted_completer
 from hearth.completion.stats import StatsEvent, StatsStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lsp"))
-from completion_helpers import completion_stats, inline, open_doc, start, wait_model
-
-AUDIT = textwrap.dedent(
-    """
-    import atexit, json, sys
-    seen = []
-    def hook(event, args):
-        if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
-                     "socket.sendto", "socket.bind"):
-            seen.append([event, repr(args)[:200]])
-    sys.addaudithook(hook)
-    report = sys.argv[1]
-    atexit.register(lambda: json.dump({"network": seen}, open(report, "w")))
-    from hearth.cli import main
-    sys.exit(main(sys.argv[2:]))
-    """
+from completion_helpers import (
+    NETWORK_AUDIT,
+    completion_stats,
+    inline,
+    open_doc,
+    start,
+    wait_model,
 )
+
+AUDIT = NETWORK_AUDIT + "sys.exit(main(sys.argv[2:]))\n"
 TEXT = "def total(values):\n    result = \n"
 LINE, COL = 1, len("    result = ")
 STORE = Path(".cache") / "hearth" / "stats" / "completions.jsonl"  # under HOME (XDG default)

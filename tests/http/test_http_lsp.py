@@ -19,12 +19,19 @@ from completion_helpers import inline, open_doc, start, status, wait_model
     config=ClientServerConfig(server_command=[sys.executable, "-m", "hearth", "serve"])
 )
 async def client(lsp_client: LanguageClient, tmp_path: Path, scripted_server: Any) -> Any:
+    await _start_http(lsp_client, tmp_path, scripted_server.url)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _start_http(lsp_client: LanguageClient, tmp_path: Path, url: str) -> None:
+    """A session on the http backend at `url`, with nothing running in the background."""
     root = tmp_path / "ws"
     root.mkdir()
     lsp_client.hearth_root = root  # type: ignore[attr-defined]
     options = {
         "backend": "http",
-        "serverUrl": scripted_server.url,
+        "serverUrl": url,
         "contextLength": 2048,
         "indexDir": str(tmp_path / "index"),
         "speculative": False,
@@ -34,8 +41,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path, scripted_server: An
     }
     await start(lsp_client, root, options)
     await wait_model(lsp_client)
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_inline_completion_through_the_server(client: LanguageClient) -> None:
@@ -55,22 +60,8 @@ async def test_inline_completion_through_the_server(client: LanguageClient) -> N
 )
 async def client_own_server(lsp_client: LanguageClient, tmp_path: Path, make_server: Any) -> Any:
     server = make_server("scripted").start()
-    root = tmp_path / "ws"
-    root.mkdir()
-    lsp_client.hearth_root = root  # type: ignore[attr-defined]
     lsp_client.llama_server = server  # type: ignore[attr-defined]
-    options = {
-        "backend": "http",
-        "serverUrl": server.url,
-        "contextLength": 2048,
-        "indexDir": str(tmp_path / "index"),
-        "speculative": False,
-        "warmup": False,
-        "debounceMs": 0,
-        "completionStats": False,
-    }
-    await start(lsp_client, root, options)
-    await wait_model(lsp_client)
+    await _start_http(lsp_client, tmp_path, server.url)
     yield
     await lsp_client.shutdown_session()
 

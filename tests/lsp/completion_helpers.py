@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,25 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from hearth.lsp.jsonvalue import plain
+
+#: The start of a child script that runs Hearth under a socket audit hook: connects, binds,
+#: sends and lookups are recorded and written as JSON ({"network": [...]}) to argv[1] at
+#: exit. (An audit hook cannot be removed, so it never runs in the test runner.) The script
+#: goes on with the command to run, e.g. `main(["serve"])`.
+NETWORK_AUDIT = textwrap.dedent(
+    """
+    import atexit, json, sys
+    seen = []
+    def hook(event, args):
+        if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
+                     "socket.sendto", "socket.bind"):
+            seen.append([event, repr(args)[:200]])
+    sys.addaudithook(hook)
+    report = sys.argv[1]
+    atexit.register(lambda: json.dump({"network": seen}, open(report, "w")))
+    from hearth.cli import main
+    """
+)
 
 INLINE_CAPS = types.ClientCapabilities(
     window=types.WindowClientCapabilities(work_done_progress=True),

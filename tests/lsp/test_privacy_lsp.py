@@ -7,30 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from completion_helpers import inline, open_doc, start, wait_model
+from completion_helpers import NETWORK_AUDIT, inline, open_doc, start, wait_model
 
-CHILD = textwrap.dedent(
-    """
-    import atexit, json, sys
-    seen = []
-    def hook(event, args):
-        if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
-                     "socket.sendto", "socket.bind"):
-            seen.append([event, repr(args)[:200]])
-    sys.addaudithook(hook)
-    report = sys.argv[1]
-    atexit.register(lambda: json.dump({"network": seen}, open(report, "w")))
-    from hearth.cli import main
-    main(["serve"])
-    """
-)
+CHILD = NETWORK_AUDIT + 'main(["serve"])\n'
 
 
 async def test_serve_session_opens_no_connection(qwen_bpe_model: Path, tmp_path: Path) -> None:
