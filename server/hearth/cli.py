@@ -355,13 +355,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
             budget_tokens=settings.context_budget_tokens,
             max_tokens=settings.max_tokens,
             time_budget_s=settings.time_budget_ms / 1000,
-            sampling=SamplingParams(
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                top_k=settings.top_k,
-                repeat_penalty=settings.repeat_penalty,
-                seed=settings.seed,
-            ),
+            sampling=SamplingParams.from_settings(settings),
         )
     finally:
         engine.close()

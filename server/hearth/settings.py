@@ -113,6 +113,18 @@ class Settings:
             min=0,
         ),
     )
+    draft_tokens: int = field(
+        default=8,
+        metadata=_doc(
+            "With greedy completion (temperature 0, no repeat penalty) on the llamacpp "
+            "backend, guess up to this many next tokens from earlier text (the prompt and the "
+            "suggestion so far) and let the model check them in one step: code repeats "
+            "itself, and a checked guess costs far less than decoding token by token. The "
+            "suggestion is the one greedy decoding gives. 0 decodes one token at a time.",
+            min=0,
+            max=32,
+        ),
+    )
     temperature: float = field(
         default=0.0, metadata=_doc("Sampling temperature for completion; 0 is greedy.", min=0.0)
     )

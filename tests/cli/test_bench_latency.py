@@ -43,6 +43,7 @@ def test_latency_bench_reports_every_figure(qwen_bpe_model: Path, tmp_path: Path
         assert set(report[key]) == {"count", "p50_ms", "p95_ms"}
     assert report["cold"]["count"] == 1
     assert report["raw_decode_ms_per_token"] > 0
+    assert "draft_acceptance_warm" in report
     assert report["cold_ratio_to_raw_prefill_decode_p50"] > 0
     assert report["cold_ratio_to_in_server_prefill_decode_p50"] > 0
     ev = report["evaluated_tokens_per_request"]

@@ -49,13 +49,7 @@ class AssistOptions:
             max_tokens=settings.chat_max_tokens,
             time_budget_s=settings.chat_time_budget_ms / 1000,
             chat_template=settings.chat_template,
-            sampling=SamplingParams(
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                top_k=settings.top_k,
-                repeat_penalty=settings.repeat_penalty,
-                seed=settings.seed,
-            ),
+            sampling=SamplingParams.from_settings(settings),
         )
 
 

@@ -333,6 +333,10 @@ def run_latency_bench(
         },
         "prompt_tokens_cold_median": _median([s.get("prompt_tokens", 0) for s in cold]),
         "generated_tokens_warm_median": _median(gen),
+        "draft_acceptance_warm": _share(
+            sum(s.get("draft_accepted_tokens", 0) for s in warm),
+            sum(s.get("drafted_tokens", 0) for s in warm),
+        ),
         "raw_decode_ms_per_token": round(per_tok, 2),
         "warm_ratio_p50": round(statistics.median(ratios), 2) if ratios else None,
         "cold_ratio_to_in_server_prefill_decode_p50": (
@@ -345,6 +349,10 @@ def run_latency_bench(
         "settings": dict(extra_options or {}),
         "engine_counters": session["engine"],
     }
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
 
 
 def _median(values: list[int] | list[float], mean: bool = False) -> float | None:
@@ -372,6 +380,8 @@ def format_latency_report(r: dict[str, Any]) -> str:
             f"(cold prompt median {r['prompt_tokens_cold_median']} tokens)",
             f"  raw decode floor         {r['raw_decode_ms_per_token']} ms/token; warm requests "
             f"generate {r['generated_tokens_warm_median']} tokens (median)",
+            f"  guessed tokens accepted  {r['draft_acceptance_warm']} of those checked "
+            "(warm; prompt lookup, see draft_tokens)",
             f"  warm p50 ratio to raw decode  {r['warm_ratio_p50']}  (target <= 1.3)",
             f"  cold e2e / raw backend prefill+decode of the same size p50  "
             f"{r.get('cold_ratio_to_raw_prefill_decode_p50')}  (target <= 1.1)",

@@ -43,6 +43,7 @@ class CompletionOptions:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     candidates: int = 3  # for explicit requests
     suffix_reuse_tokens: int = 64  # see engine/kv_reuse.py
+    draft_tokens: int = 8  # see engine/draft.py
 
     @classmethod
     def from_settings(cls, s: Settings) -> CompletionOptions:
@@ -54,15 +55,10 @@ class CompletionOptions:
             rules=TriggerRules(
                 in_comments=s.complete_in_comments, in_strings=s.complete_in_strings
             ),
-            sampling=SamplingParams(
-                temperature=s.temperature,
-                top_p=s.top_p,
-                top_k=s.top_k,
-                repeat_penalty=s.repeat_penalty,
-                seed=s.seed,
-            ),
+            sampling=SamplingParams.from_settings(s),
             candidates=s.explicit_candidates,
             suffix_reuse_tokens=s.suffix_reuse_tokens,
+            draft_tokens=s.draft_tokens,
         )
 
 
@@ -174,6 +170,7 @@ class CompletionPipeline:
                 sampling=sampling,
                 prefill_chunk=BACKGROUND_PREFILL_CHUNK if plan.speculative else None,
                 tail_budget=options.suffix_reuse_tokens,
+                draft_tokens=options.draft_tokens,
             )
             return plan.context.tokens, request
 

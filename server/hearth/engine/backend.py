@@ -11,11 +11,14 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from hearth.engine.http_endpoint import HttpEndpoint
 from hearth.engine.kv_reuse import TailReuse, common_prefix, plan_tail_reuse
 from hearth.engine.model_file import ModelFile
+
+if TYPE_CHECKING:
+    from hearth.settings import Settings
 
 # Prefill is evaluated in chunks of at most this many tokens so that a cancel or a
 # preemption is noticed quickly even for long prompts.
@@ -59,6 +62,17 @@ class SamplingParams:
     # GBNF grammar constraining the output; backends without grammar support ignore it
     # (the caller then asks for the format in the prompt and validates what comes back).
     grammar: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SamplingParams:
+        """The user's sampling settings, shared by completion and chat."""
+        return cls(
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            repeat_penalty=settings.repeat_penalty,
+            seed=settings.seed,
+        )
 
 
 @dataclass
@@ -346,6 +360,16 @@ class Backend(ABC):
     def accept(self, token: int) -> None:
         """Append `token` to the context (evaluates it)."""
         self._eval([token])
+
+    @property
+    def can_draft(self) -> bool:
+        """Whether `accept_draft` checks guessed tokens in one batch (see draft.py)."""
+        return False
+
+    def accept_draft(self, token: int, guess: Sequence[int]) -> list[int]:
+        """Append `token` and the longest start of `guess` that greedy decoding agrees with;
+        return that start plus the greedy choice after it (not yet in the context)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _cached_tokens(self) -> Sequence[int]:

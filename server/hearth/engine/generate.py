@@ -7,6 +7,7 @@ the start of a stop is held back, so no fragment of `<|endoftext|>` ever reaches
 from __future__ import annotations
 
 import codecs
+import collections
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from hearth.engine.backend import Backend, SamplingParams
+from hearth.engine.draft import PromptLookup
 from hearth.errors import ContextOverflowError
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     prefill_chunk: int | None = None  # smaller for background work (see backend.prefill)
     tail_budget: int = 0  # reuse a moved prompt tail (FIM suffix), see kv_reuse.py
+    draft_tokens: int = 0  # most tokens guessed by prompt lookup per step, see draft.py
     # Chat turns (role, content) for a remote backend's chat endpoint; the token prompt then
     # only measures the request (in-process backends never see this).
     messages: tuple[tuple[str, str], ...] = ()
@@ -54,6 +57,8 @@ class Generation:
     n_evaluated: int
     prefill_s: float
     decode_s: float
+    n_drafted: int = 0  # tokens proposed by prompt lookup and checked by the model
+    n_draft_accepted: int = 0  # of those, the ones the model agreed with
 
     @property
     def n_generated(self) -> int:
@@ -170,6 +175,9 @@ def generate(
     # Once the time budget is spent, finish the line being written and stop there (a cut
     # mid-line is the least useful answer), but never run past twice the budget.
     overtime_at: int | None = None
+    lookup = _lookup(backend, full, request)
+    known: collections.deque[int] = collections.deque()  # accepted guesses, evaluated
+    chosen: int | None = None  # the model's choice after them, not evaluated yet
     for _ in range(request.max_tokens):
         if stop_now():
             reason = reason_box[-1]
@@ -181,14 +189,35 @@ def generate(
                 break
             if overtime_at is None and now >= deadline:
                 overtime_at = len(text)
-        if backend.n_past >= n_ctx:
+        in_context = bool(known)
+        if known:
+            token = known.popleft()
+        elif chosen is not None:
+            token, chosen = chosen, None
+        elif backend.n_past >= n_ctx:
             reason = StopReason.CONTEXT
             break
-        token = backend.sample()
+        else:
+            token = backend.sample()
         if token in stop_ids:
             reason = StopReason.EOS
             break
-        backend.accept(token)
+        if lookup is not None:
+            lookup.extend((token,))
+        if not in_context:
+            room = min(
+                request.max_tokens - len(gen.tokens) - 2,
+                n_ctx - backend.n_past - 2,
+            )
+            guess = lookup.propose(room) if lookup is not None else []
+            if lookup is not None and guess:
+                *agreed, chosen = backend.accept_draft(token, guess)
+                lookup.feedback(len(guess), len(agreed))
+                known.extend(agreed)
+                gen.n_drafted += len(guess)
+                gen.n_draft_accepted += len(agreed)
+            else:
+                backend.accept(token)
         gen.tokens.append(token)
         before = len(text)
         text, ended = _end_of_answer(
@@ -209,6 +238,24 @@ def generate(
     gen.stop_reason = reason
     gen.decode_s = time.perf_counter() - t1
     return gen
+
+
+def _lookup(
+    backend: Backend, tokens: Sequence[int], request: GenerationRequest
+) -> PromptLookup | None:
+    """Prompt lookup when it cannot change the output: greedy decoding with no penalty or
+    grammar (the model's choice at each guessed position is then the token decoding one by
+    one would pick) on a backend that checks a batch of guesses at once."""
+    p = request.sampling
+    if (
+        request.draft_tokens <= 0
+        or not backend.can_draft
+        or p.temperature != 0
+        or p.repeat_penalty != 1.0
+        or p.grammar is not None
+    ):
+        return None
+    return PromptLookup(tokens, request.draft_tokens)
 
 
 def _generate_remote(

@@ -204,6 +204,31 @@ class LlamaCppBackend(Backend):
     def _eval(self, tokens: Sequence[int]) -> None:
         self._llm.eval(list(tokens))
 
+    @property
+    def can_draft(self) -> bool:
+        return True
+
+    def accept_draft(self, token: int, guess: Sequence[int]) -> list[int]:
+        import numpy as np
+
+        llm = self._llm
+        batch = [token, *guess]
+        start = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start : start + len(batch)] = batch
+        rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
+        choices = rows.argmax(axis=1)  # greedy: the first highest logit, as llama.cpp picks
+        agreed = 0
+        while agreed < len(guess) and guess[agreed] == int(choices[agreed]):
+            agreed += 1
+        keep = start + 1 + agreed
+        if keep < start + len(batch):
+            llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+        llm.n_tokens = keep
+        return [*guess[:agreed], int(choices[agreed])]
+
     def reset(self) -> None:
         if self._branch is not None:
             self._drop_branch()

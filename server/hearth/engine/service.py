@@ -116,6 +116,8 @@ class _GenerationJob:
             n_evaluated=sum(g.n_evaluated for g in self.parts),
             prefill_s=sum(g.prefill_s for g in self.parts),
             decode_s=sum(g.decode_s for g in self.parts),
+            n_drafted=sum(g.n_drafted for g in self.parts),
+            n_draft_accepted=sum(g.n_draft_accepted for g in self.parts),
         )
 
 

@@ -409,6 +409,8 @@ class CompletionFeature:
                 generated_tokens=g.n_generated,
                 prefill_ms=round(g.prefill_s * 1000, 2),
                 decode_ms=round(g.decode_s * 1000, 2),
+                drafted_tokens=g.n_drafted,
+                draft_accepted_tokens=g.n_draft_accepted,
                 stop=g.stop_reason.value,
             )
         if not gens or all(g.stop_reason is StopReason.CANCELLED for g in gens):
