@@ -78,6 +78,24 @@ def test_stable_choice_drops_from_the_end_to_fit_and_drops_invalid() -> None:
     assert a not in got and got == [c]
 
 
+def test_sticky_choice_stays_while_all_of_it_is_valid_and_fits() -> None:
+    """Typing along a line: a much better fresh set waits for a new line (switching means
+    evaluating the whole prompt again); an invalid or overflowing old set does not."""
+    a, b, c = (snip(DEFINITION, f"{n}.py", 0, 1.0) for n in "abc")
+    c_big = Snippet(c.source, c.path, c.start_line, c.end_line, c.text, 5.0)
+    pool = {s.key: s for s in (a, b, c_big)}
+
+    def choose(previous: list[Snippet], total: int, valid: Snippet | None = None) -> list[Snippet]:
+        return stable_choice(
+            [c_big, b], previous, pool, cost10, total,
+            still_valid=lambda s: s is not valid, sticky=True,
+        )  # fmt: skip
+
+    assert choose([a, b], 100) == [a, b]
+    assert choose([a, b], 100, valid=a) == [b, c_big]  # a is no longer valid
+    assert choose([a, b], 15) == [c_big]  # a and b no longer fit: the usual choice
+
+
 def test_shares_from_settings_are_capped() -> None:
     shares = Shares.from_settings(
         Settings(context_share_definitions=0.8, context_share_similar=0.8)

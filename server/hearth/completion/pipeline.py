@@ -157,6 +157,9 @@ class CompletionPipeline:
                     budget_tokens=options.budget_tokens,
                     max_tokens=options.max_tokens,
                     deadline=time.monotonic() + CONTEXT_TIME_S,
+                    # A speculation is a guess about where the user goes: the context it
+                    # picks must not become what the user's own next request keeps.
+                    remember=not plan.speculative,
                 )
                 plan.specials = tuple(template.stop) + tuple(template.required)
             stops, stop_ids = fim_stops(backend, template)

@@ -110,15 +110,19 @@ def stable_choice(
     total: int,
     *,
     still_valid: Callable[[Snippet], bool],
+    sticky: bool = False,
 ) -> list[Snippet]:
     """The previous choice (in its order) unless `fresh` scores clearly better; else the
-    snippets both share, in their previous order, followed by the fresh ones."""
+    snippets both share, in their previous order, followed by the fresh ones. `sticky`:
+    the previous choice whenever all of it is still valid and fits."""
     old = [candidates.get(s.key, s) for s in previous if still_valid(s)]
     while old and sum(cost(s) for s in old) > total:
         old.pop()
     fresh_keys = {s.key for s in fresh}
     if not old:
         return fresh
+    if sticky and len(old) == len(previous):
+        return old
     if {s.key for s in old} == fresh_keys:
         return old
 

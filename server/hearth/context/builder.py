@@ -140,6 +140,7 @@ class CompletionContext:
 class _DocState:
     prefix_start: int | None = None
     snippets: list[Snippet] = field(default_factory=list)
+    line: int | None = None  # the cursor line of the build that chose them
 
 
 def _comment_for(language: str | None) -> str | None:
@@ -380,8 +381,17 @@ class ContextEngine:
                     return False
                 return duplicated_share(s.text, seen) < DUPLICATE_SHARE
 
+            # Typing on along the same line keeps the cross-file part as it is: it comes
+            # first in the prompt, so changing it means evaluating the whole prompt again
+            # (seconds on a CPU); a new line or a jump lets a better choice in.
             chosen = stable_choice(
-                fresh, state.snippets, pool, cost, cross_allow, still_valid=still_valid
+                fresh,
+                state.snippets,
+                pool,
+                cost,
+                cross_allow,
+                still_valid=still_valid,
+                sticky=state.line == cur.line,
             )
             if deadline is not None:
                 chosen = self._in_time(chosen, costs, cache, laid_out, use_repo, deadline, skipped)
@@ -441,7 +451,7 @@ class ContextEngine:
                 )
             rendered = render_now()
         if remember:
-            self._states[key] = _DocState(start, list(chosen))
+            self._states[key] = _DocState(start, list(chosen), cur.line)
         n = len(chosen)
         parts = [
             ContextPart(
