@@ -617,6 +617,12 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
     if args.backend == "http":
         from hearth.bench.http_bench import format_http_report, run_http_latency_bench
 
+        if args.set or args.records:
+            raise ConfigError(
+                "--set and --records apply to the in-process backends",
+                "run without them, or with --backend llamacpp",
+            )
+
         both = run_http_latency_bench(
             Path(args.model),
             Path(args.file),

@@ -52,9 +52,9 @@ def test_latency_bench_reports_every_figure(qwen_bpe_model: Path, tmp_path: Path
         assert ev["warm_median"] <= 8, ev
 
 
-def _bad_setting(value: str) -> subprocess.CompletedProcess[str]:
+def _bad_setting(value: str, *more: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "hearth", "bench", "latency", str(SAMPLE), "--model", "x.gguf"]
-    return subprocess.run([*cmd, "--set", value], capture_output=True, text=True, timeout=60)
+    return subprocess.run([*cmd, "--set", value, *more], capture_output=True, text=True, timeout=60)
 
 
 def test_latency_bench_rejects_a_malformed_setting() -> None:
@@ -65,3 +65,6 @@ def test_latency_bench_rejects_a_malformed_setting() -> None:
     typo = _bad_setting("speculatve=false")
     assert typo.returncode != 0
     assert "unknown setting 'speculatve'" in typo.stderr and "speculative" in typo.stderr
+    http = _bad_setting("warmup=false", "--backend", "http")  # not silently ignored
+    assert http.returncode != 0
+    assert "--set and --records apply to the in-process backends" in http.stderr

@@ -75,6 +75,12 @@ class SamplingParams:
         )
 
 
+def _prefix_reuse(cached: Sequence[int], tokens: Sequence[int]) -> int:
+    """Cached tokens a prefill of `tokens` keeps: the common prefix, less the last prompt
+    token, which is always evaluated (sampling needs fresh logits)."""
+    return max(0, min(common_prefix(cached, tokens), len(tokens) - 1))
+
+
 @dataclass
 class PrefillStats:
     """How much of a prompt was reused from the previous call and how much was evaluated."""
@@ -207,9 +213,7 @@ class Backend(ABC):
             )
             if plan is not None:
                 return self._prefill_moving_tail(tokens, plan, should_stop, chunk_size)
-        # Keep at least one token to evaluate: sampling needs fresh logits.
-        reuse = max(0, min(common_prefix(self._cached_tokens(), tokens), len(tokens) - 1))
-        reuse = self._keep_prefix(reuse)
+        reuse = self._keep_prefix(_prefix_reuse(self._cached_tokens(), tokens))
         if reuse <= self._drift_from:  # every moved entry is evaluated again
             self._drift, self._drift_from = 0, NO_DRIFT
         self._last_prompt = []
@@ -308,8 +312,13 @@ class Backend(ABC):
         if aside < current:
             self._use_branch()
         else:
+            self._forget_branch()
+
+    def _forget_branch(self) -> None:
+        """Drop the context kept aside, if any (the current one stays)."""
+        if self._branch is not None:
             self._drop_branch()
-            self._branch = None
+        self._branch, self._branch_busy = None, False
 
     def _use_branch(self) -> None:
         assert self._branch is not None
@@ -325,7 +334,7 @@ class Backend(ABC):
             plan = plan_tail_reuse(last, cached, tokens, budget)
             if plan is not None:
                 return plan.new_tail - plan.keep + 1
-        return len(tokens) - max(0, min(common_prefix(cached, tokens), len(tokens) - 1))
+        return len(tokens) - _prefix_reuse(cached, tokens)
 
     @property
     def can_branch(self) -> bool:

@@ -80,8 +80,9 @@ _MAIN, _PARK, _ASIDE = 0, 1, 2
 
 
 @contextlib.contextmanager
-def _two_sequences(llama_cpp: Any) -> Iterator[None]:
-    """Create the Llama context with room for the parked sequence in one unified KV cache.
+def _extra_sequences(llama_cpp: Any) -> Iterator[None]:
+    """Create the Llama context with room for the parked tail and the context kept aside
+    (`_PARK`, `_ASIDE`) in one unified KV cache.
 
     llama-cpp-python does not expose `n_seq_max`/`kv_unified` on `Llama`, so its context
     class is wrapped while the model loads (only the inference worker loads models).
@@ -91,7 +92,7 @@ def _two_sequences(llama_cpp: Any) -> Iterator[None]:
 
     class _Context(original):  # type: ignore[misc, valid-type]
         def __init__(self, *, model: Any, params: Any, verbose: bool = True) -> None:
-            params.n_seq_max = 3
+            params.n_seq_max = _ASIDE + 1
             params.kv_unified = True
             super().__init__(model=model, params=params, verbose=verbose)
 
@@ -115,7 +116,7 @@ class LlamaCppBackend(Backend):
         _native_log.clear()
         chatter = io.StringIO()  # verbose=True prints Python-side notes; keep them for the log
         try:
-            with contextlib.redirect_stderr(chatter), _two_sequences(llama_cpp):
+            with contextlib.redirect_stderr(chatter), _extra_sequences(llama_cpp):
                 self._llm = llama_cpp.Llama(
                     model_path=str(model.path),
                     n_ctx=n_ctx,
@@ -230,9 +231,7 @@ class LlamaCppBackend(Backend):
         return [*guess[:agreed], int(choices[agreed])]
 
     def reset(self) -> None:
-        if self._branch is not None:
-            self._drop_branch()
-            self._branch, self._branch_busy = None, False
+        self._forget_branch()
         self._llm.reset()
 
     # -- moving a cached tail (kv_reuse.py) ---------------------------------------------------
