@@ -136,10 +136,36 @@ def _unescape(text: str) -> str:
     )
 
 
+UNFINISHED = re.compile(r"^(?P<pid>\d+)\s+(?P<head>.*?)\s*<unfinished \.\.\.>$")
+RESUMED = re.compile(r"^(?P<pid>\d+)\s+<\.\.\. (?P<call>\w+) resumed>\s?(?P<tail>.*)$")
+
+
+def joined_calls(text: str) -> list[str]:
+    """The log's lines with each call that another thread interrupted put back together.
+
+    With `-f`, strace splits a call that another thread interleaves into
+    `PID call(args <unfinished ...>` and a later `PID <... call resumed>rest`; the flags that
+    say what the call touched (AT_EMPTY_PATH, O_CREAT) are often in the second half.
+    A call whose second half never came is kept as it was cut.
+    """
+    lines: list[str] = []
+    pending: dict[str, int] = {}
+    for raw in text.splitlines():
+        if m := UNFINISHED.match(raw):
+            pending[m.group("pid")] = len(lines)
+            lines.append(f"{m.group('pid')}  {m.group('head')}")
+        elif (m := RESUMED.match(raw)) and m.group("pid") in pending:
+            index = pending.pop(m.group("pid"))
+            lines[index] = f"{lines[index]} {m.group('tail')}"
+        else:
+            lines.append(raw)
+    return lines
+
+
 def parse_trace(text: str, cwd: str) -> list[Access]:
     """Every file-name access in an `strace -f -y` log, made absolute."""
     out: list[Access] = []
-    for raw in text.splitlines():
+    for raw in joined_calls(text):
         m = LINE.match(raw)
         if not m:
             continue
@@ -512,6 +538,26 @@ def session(server: RawServer, root: Path, model: Path, tmp_path: Path) -> dict[
     server.notify("exit")
     answers["rc"] = server.wait(timeout=30)
     return answers
+
+
+def test_a_call_another_thread_interrupted_is_read_whole() -> None:
+    log = "\n".join(
+        [
+            '5422  newfstatat(1<pipe:[738806]>, "",  <unfinished ...>',
+            '5423  openat(AT_FDCWD</w>, "/w/a.py", O_RDONLY|O_CLOEXEC) = 3</w/a.py>',
+            "5422  <... newfstatat resumed>{st_mode=S_IFIFO|0600, ...}, AT_EMPTY_PATH) = 0",
+            '5424  openat(AT_FDCWD</w>, "/w/.hearth/x",  <unfinished ...>',
+            "5424  <... openat resumed>O_WRONLY|O_CREAT, 0644) = 4</w/.hearth/x>",
+            '5425  newfstatat(AT_FDCWD</w>, "/w/b.py",  <unfinished ...>',
+            "5425  +++ killed by SIGKILL +++",
+        ]
+    )
+    accesses = parse_trace(log, "/w")
+    assert [(a.call, a.path, a.write) for a in accesses] == [
+        ("openat", "/w/a.py", False),
+        ("openat", "/w/.hearth/x", True),
+        ("newfstatat", "/w/b.py", False),
+    ]
 
 
 @pytest.fixture(scope="module")
