@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from rawlsp import RawServer
 
 from hearth.lsp import positions as P
-from hearth.lsp.document_guard import over_limit, refusal, usable
+from hearth.lsp.document_guard import DocumentGuard, over_limit, refusal, usable
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "workspace"
 SMALL = "py/app.py"
@@ -415,6 +415,18 @@ def test_guard_rules() -> None:
     assert len(clean.encode("utf-8")) == len(odd.encode("utf-8", "surrogatepass"))
     plain = "nothing to change"
     assert usable(plain) is plain
+
+
+def test_prompt_text_is_masked_once_per_version() -> None:
+    guard = DocumentGuard(lambda: 1 << 20, lambda _message: None)
+    text = 'API_KEY = "sk-live-0123456789abcdefghijkl"\x00\n'
+    masked = guard.prompt_text("file:///a.py", text, 1)
+    assert "0123456789" not in masked and "\x00" not in masked and len(masked) == len(text)
+    assert guard.prompt_text("file:///a.py", text, 1) is masked  # the same version: kept
+    newer = text + "x = 1\n"
+    assert guard.prompt_text("file:///a.py", newer, 2).endswith("x = 1\n")
+    guard.closed("file:///a.py")
+    assert guard.prompt_text("file:///a.py", text, 1) is not masked
 
 
 def _reference_offset(text: str, line: int, column: int) -> int:

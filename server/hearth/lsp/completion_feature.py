@@ -31,9 +31,7 @@ from hearth.context.builder import WARM_MAX_CHARS, ContextEngine, DocumentView
 from hearth.context.recent import MAX_DOCUMENT_CHARS
 from hearth.engine.generate import Generation, StopReason
 from hearth.engine.http_client import InferenceServerError
-from hearth.index.redact import redact
 from hearth.index.walker import WalkOptions, is_secret
-from hearth.lsp.document_guard import usable
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
@@ -169,7 +167,8 @@ class CompletionFeature:
             return  # the context engine would drop it: redacting it is wasted
         if relpath is not None and not self.is_secret_uri(uri):
             try:
-                self._context_engine().note_document(relpath, usable(redact(doc.source)))
+                text = self.server.guard.prompt_text(uri, doc.source, doc.version)
+                self._context_engine().note_document(relpath, text)
             except Exception:
                 log.exception("context: note_document failed for %s", relpath)
 
@@ -212,7 +211,7 @@ class CompletionFeature:
         from hearth.index.languages import language_for_path
 
         return DocumentView(
-            usable(redact(doc.source)),  # same length: positions stay valid
+            self.server.guard.prompt_text(doc.uri, doc.source, doc.version),
             pos.line,
             pos.character,
             relpath=self._relpath(doc.uri),

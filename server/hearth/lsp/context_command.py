@@ -15,8 +15,6 @@ from pygls.uris import to_fs_path
 from hearth.context.builder import DocumentView
 from hearth.context.describe import Counter, estimated_counter, show_context
 from hearth.errors import UsageError
-from hearth.index.redact import redact
-from hearth.lsp.document_guard import usable
 
 if TYPE_CHECKING:
     from hearth.lsp.server import HearthServer
@@ -59,7 +57,7 @@ def show_context_command(ls: HearthServer, args: list[Any]) -> dict[str, Any]:
     refused = ls.guard.check(uri, doc.source, doc.version)
     if refused is not None:  # too large or binary-looking (lsp/document_guard.py)
         raise refused.error()
-    text = usable(redact(doc.source))  # same length: positions stay valid
+    text = ls.guard.prompt_text(uri, doc.source, doc.version)  # same length as the source
     line = int(pos.get("line", 0))
     lines = text.split("\n")
     row = min(max(line, 0), len(lines) - 1)

@@ -10,7 +10,10 @@ Review, the index of open buffers):
   files on disk) is refused: no suggestion is worth the model's time there;
 - lone surrogates (an editor may hold them; UTF-8 cannot encode them) become U+FFFD and NUL
   bytes become spaces, one code point for one and the same UTF-8 length, so every position
-  stays where it was and no tokenizer or database sees what it cannot take.
+  stays where it was and no tokenizer or database sees what it cannot take;
+- what reaches a prompt has its secrets masked (`index/redact.py`, same length too); the
+  masked text is kept per version, since a keystroke's note and the request after it both
+  need it (masking a 100 kB document takes ~1.5 ms).
 
 A refusal is quiet where the protocol expects quiet (an empty completion) and a clear error
 where the user asked (Explain, Review, show context); the user is told once per document,
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from hearth.errors import InputFileError
+from hearth.index.redact import redact
 from hearth.index.walker import looks_binary
 
 log = logging.getLogger(__name__)
@@ -99,6 +103,7 @@ class DocumentGuard:
         self._notify = notify
         self._cache: dict[str, tuple[tuple[int, int, int, int], Refusal | None]] = {}
         self._noticed: set[str] = set()
+        self._masked: dict[str, tuple[tuple[int, int, int], str]] = {}
         self._lock = threading.Lock()
 
     def check(self, uri: str, text: str, version: int | None = None) -> Refusal | None:
@@ -127,9 +132,22 @@ class DocumentGuard:
             self._notify(found.user_message())
         return found
 
+    def prompt_text(self, uri: str, text: str, version: int | None = None) -> str:
+        """`text` as features may put it in a prompt: secrets masked, `usable`, same length."""
+        key = (id(text), len(text), -1 if version is None else version)
+        with self._lock:
+            hit = self._masked.get(uri)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        masked = usable(redact(text))
+        with self._lock:
+            self._masked[uri] = (key, masked)
+        return masked
+
     def closed(self, uri: str) -> None:
         with self._lock:
             self._cache.pop(uri, None)
+            self._masked.pop(uri, None)
             self._noticed.discard(uri)
 
 
