@@ -281,7 +281,8 @@ class Settings:
         default=True,
         metadata=_doc(
             "After a suggestion is shown, compute the next one as if it were accepted, so "
-            "accepting and going on is instant."
+            "accepting and going on is instant (it starts once your usual pause between "
+            "keystrokes has passed with no new one, so typing on never waits for it)."
         ),
     )
     warmup: bool = field(

@@ -97,6 +97,17 @@ async def _idle(client: LanguageClient) -> dict[str, Any]:
     raise AssertionError("the model never became idle")
 
 
+async def _speculated(client: LanguageClient, n: int) -> dict[str, Any]:
+    """The completion status once `n` speculations started (each waits for the user's usual
+    gap between keystrokes to pass with no new one), or after 5 s."""
+    for _ in range(100):
+        st = dict((await status(client))["completion"])
+        if st["counters"].get("speculations", 0) >= n:
+            return st
+        await asyncio.sleep(0.05)
+    return st
+
+
 async def _accept(
     client: LanguageClient, uri: str, version: int, at: tuple[int, int], item: Any
 ) -> tuple[int, int]:
@@ -154,10 +165,10 @@ async def test_accepting_and_going_on_is_served_by_the_speculation(on: LanguageC
         record = (await completion_stats(on))["recent"][-1]
         assert record["source"] == "cache", record
         assert "evaluated_tokens" not in record and "generated_tokens" not in record
-        now = await status(on)
-        assert now["completion"]["counters"]["generations"] == 1  # no request hit the model
+        now = await _speculated(on, 2 + n)
+        assert now["counters"]["generations"] == 1  # no request hit the model
         # The only new model call is the speculation for the place after this one.
-        assert now["completion"]["counters"]["speculations"] == 2 + n
+        assert now["counters"]["speculations"] == 2 + n
         assert before["counters"]["speculations"] == 1 + n
     done = await _idle(on)
     _accounted(done)
@@ -200,6 +211,50 @@ async def test_accepting_at_once_waits_for_the_running_speculation(
     assert "superseded" not in stats["counters"] and "cancelled" not in stats["counters"]
     # The request's speculation, then one for the place after the suggestion just taken.
     assert stats["counters"]["speculations"] == 2
+
+
+def _type(client: LanguageClient, uri: str, version: int, at: tuple[int, int], text: str) -> None:
+    line, col = at
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, col), types.Position(line, col)),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
+async def test_typing_on_within_the_usual_gap_starts_no_speculation(on: LanguageClient) -> None:
+    """A keystroke that comes before the user's usual gap between keystrokes has passed means
+    the user is typing on: the speculation for the shown suggestion never starts, so the next
+    request does not wait for it."""
+    root: Path = on.hearth_root  # type: ignore[attr-defined]
+    uri = open_doc(on, root / "t.py", TEXT)
+    col = COL
+    for version in range(2, 7):  # a rhythm: a keystroke every 0.25 s
+        _type(on, uri, version, (LINE, col), "(")
+        col += 1
+        await asyncio.sleep(0.25)
+    items = await inline(on, uri, LINE, col, explicit=False)
+    assert [i.insert_text for i in items] == [SUGGESTION]
+    _type(on, uri, 7, (LINE, col), "x")  # at once: well inside the gap
+    await asyncio.sleep(0.6)
+    done = await _idle(on)
+    assert done["counters"]["generations"] == 1
+    assert "speculations" not in done["counters"], done["counters"]
+    assert done["counters"]["speculations_skipped"] == 1
+    _accounted(done)
+
+    # The same rhythm, but the user stops to read: the speculation starts after the gap.
+    items = await inline(on, uri, LINE, col + 1, explicit=False)
+    assert [i.insert_text for i in items] == [SUGGESTION]
+    after = await _speculated(on, 1)
+    assert after["counters"]["speculations"] == 1
+    _accounted(await _idle(on))
 
 
 async def test_speculation_off_makes_the_next_request_call_the_model(off: LanguageClient) -> None:

@@ -71,11 +71,13 @@ def test_cache_is_bounded_per_document() -> None:
 def test_debounce_follows_typing_rhythm() -> None:
     d = AdaptiveDebounce(min_ms=10, max_ms=150, factor=0.6)
     assert d.delay_s() == pytest.approx(0.010)
+    assert d.typing_gap_s() is None
     t = 100.0
     for _ in range(10):
         d.keystroke(t)
         t += 0.1  # 100 ms between keys
     assert d.delay_s() == pytest.approx(0.060)
+    assert d.typing_gap_s() == pytest.approx(0.1)
     for _ in range(20):
         d.keystroke(t)
         t += 0.9  # slow typing: capped

@@ -40,6 +40,12 @@ class AdaptiveDebounce:
                 self._intervals.append(gap)
         self._last = now
 
+    def typing_gap_s(self) -> float | None:
+        """The user's usual interval between keystrokes while typing (None until known)."""
+        if not self._intervals:
+            return None
+        return statistics.median(self._intervals)
+
     def delay_s(self) -> float:
         """How long to wait before starting a model call for an automatic trigger."""
         if self.fixed_ms is not None:

@@ -59,6 +59,8 @@ class Generation:
     decode_s: float
     n_drafted: int = 0  # tokens proposed by prompt lookup and checked by the model
     n_draft_accepted: int = 0  # of those, the ones the model agreed with
+    queue_s: float = 0.0  # from submission until the worker took the job (engine/service.py)
+    build_s: float = 0.0  # building the prompt (context) on the worker
 
     @property
     def n_generated(self) -> int:

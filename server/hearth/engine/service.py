@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -68,11 +69,16 @@ class _GenerationJob:
         self.prompt: list[int] | None = None
         self.request: GenerationRequest | None = None
         self.parts: list[Generation] = []
+        self.submitted = time.perf_counter()
+        self.queue_s = self.build_s = 0.0
 
     def __call__(self, control: JobControl) -> Generation:
         backend = self.engine.backend_for(self.role)
         if self.prompt is None or self.request is None:
+            started = time.perf_counter()
+            self.queue_s = started - self.submitted
             self.prompt, self.request = self.build(backend)
+            self.build_s = time.perf_counter() - started
             self.engine.count("generations")
         done = [t for g in self.parts for t in g.tokens]
         request = replace(self.request, max_tokens=max(0, self.request.max_tokens - len(done)))
@@ -118,6 +124,8 @@ class _GenerationJob:
             decode_s=sum(g.decode_s for g in self.parts),
             n_drafted=sum(g.n_drafted for g in self.parts),
             n_draft_accepted=sum(g.n_draft_accepted for g in self.parts),
+            queue_s=self.queue_s,
+            build_s=self.build_s,
         )
 
 

@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 ACCEPT_COMMAND = "hearth.suggestionAccepted"
 WARM_DELAY_S = 0.4  # a pause this long after an edit, with no request, starts a warm-up
+# A speculation starts once the user's usual gap between keystrokes has passed with no new
+# one (at most this long): one that starts mid-burst is thrown away by the next keystroke,
+# which first waits for the chunk it is evaluating (~60 ms on a 2-core laptop).
+SPECULATE_WAIT_MAX_S = 0.25
 RECENT = 4000  # request records kept for `hearth/completionStats`
 # Longer documents are neither kept as recent nor tokenized ahead by the context engine.
 NOTE_MAX_CHARS = max(MAX_DOCUMENT_CHARS, WARM_MAX_CHARS)
@@ -410,6 +414,8 @@ class CompletionFeature:
                 decode_ms=round(g.decode_s * 1000, 2),
                 drafted_tokens=g.n_drafted,
                 draft_accepted_tokens=g.n_draft_accepted,
+                queue_ms=round(g.queue_s * 1000, 2),
+                build_ms=round(g.build_s * 1000, 2),
                 stop=g.stop_reason.value,
             )
         if not gens or all(g.stop_reason is StopReason.CANCELLED for g in gens):
@@ -438,20 +444,25 @@ class CompletionFeature:
     def _speculate_later(
         self, state: _DocState, uri: str, view: DocumentView, accepted: str
     ) -> None:
-        """Speculate once this answer is on its way: planning parses the document (about a
-        millisecond per 10 kB), which a typed-ahead answer should not wait for. A newer
-        request for the document in between makes it moot."""
+        """Speculate once this answer is on its way and the user's usual gap between
+        keystrokes has passed: planning parses the document (about a millisecond per 10 kB),
+        which a typed-ahead answer should not wait for, and a keystroke or a newer request
+        for the document in between makes it moot (the user is typing on)."""
         if not self.settings.speculative:
             return
-        seq = state.seq
+        seq, edits = state.seq, state.edits
+        gap = state.debounce.typing_gap_s()
+        delay = 0.0 if gap is None else min(gap, SPECULATE_WAIT_MAX_S)
 
         def start() -> None:
-            if state.seq == seq and self._docs.get(uri) is state:
+            if state.seq == seq and state.edits == edits and self._docs.get(uri) is state:
                 self._speculate(state, uri, view, accepted)
+            elif state.seq == seq:
+                self.counters["speculations_skipped"] += 1
 
-        # A timer, not call_soon: the answer is sent by a callback the finished request
-        # schedules with call_soon, which then runs first.
-        asyncio.get_running_loop().call_later(0, start)
+        # A timer even at 0, not call_soon: the answer is sent by a callback the finished
+        # request schedules with call_soon, which then runs first.
+        asyncio.get_running_loop().call_later(delay, start)
 
     def _speculate(self, state: _DocState, uri: str, view: DocumentView, accepted: str) -> None:
         """Compute, in the background, the suggestion for the place after `accepted`.
