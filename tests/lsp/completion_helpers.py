@@ -94,6 +94,21 @@ def open_doc(client: LanguageClient, path: Path, text: str, language: str = "pyt
     return uri
 
 
+def type_at(client: LanguageClient, uri: str, version: int, line: int, col: int, text: str) -> None:
+    """Insert `text` at (line, col), as an editor reports a keystroke or an accepted item."""
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(line, col), types.Position(line, col)),
+                    text=text,
+                )
+            ],
+        )
+    )
+
+
 def inline_params(uri: str, line: int, character: int, explicit: bool = True) -> Any:
     kind = (
         types.InlineCompletionTriggerKind.Invoked

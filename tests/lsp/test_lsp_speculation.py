@@ -23,7 +23,15 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from hearth.bench.scripted_fim import SUGGESTION, write_scripted_completer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from completion_helpers import completion_stats, inline, open_doc, start, status, wait_model
+from completion_helpers import (
+    completion_stats,
+    inline,
+    open_doc,
+    start,
+    status,
+    type_at,
+    wait_model,
+)
 
 SERVE = ClientServerConfig(server_command=[sys.executable, "-m", "hearth", "serve"])
 TEXT = "def total(values):\n    result = \n"
@@ -121,17 +129,7 @@ async def _accept(
     )
     text: str = item.insert_text
     line, col = at
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(line, col), types.Position(line, col)),
-                    text=text,
-                )
-            ],
-        )
-    )
+    type_at(client, uri, version, line, col, text)
     assert "\n" not in text  # a single-line place: the cursor stays on the line
     return line, col + len(text.encode("utf-16-le")) // 2
 
@@ -213,21 +211,6 @@ async def test_accepting_at_once_waits_for_the_running_speculation(
     assert stats["counters"]["speculations"] == 2
 
 
-def _type(client: LanguageClient, uri: str, version: int, at: tuple[int, int], text: str) -> None:
-    line, col = at
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(line, col), types.Position(line, col)),
-                    text=text,
-                )
-            ],
-        )
-    )
-
-
 async def test_typing_on_within_the_usual_gap_starts_no_speculation(on: LanguageClient) -> None:
     """A keystroke that comes before the user's usual gap between keystrokes has passed means
     the user is typing on: the speculation for the shown suggestion never starts, so the next
@@ -236,12 +219,12 @@ async def test_typing_on_within_the_usual_gap_starts_no_speculation(on: Language
     uri = open_doc(on, root / "t.py", TEXT)
     col = COL
     for version in range(2, 7):  # a rhythm: a keystroke every 0.25 s
-        _type(on, uri, version, (LINE, col), "(")
+        type_at(on, uri, version, LINE, col, "(")
         col += 1
         await asyncio.sleep(0.25)
     items = await inline(on, uri, LINE, col, explicit=False)
     assert [i.insert_text for i in items] == [SUGGESTION]
-    _type(on, uri, 7, (LINE, col), "x")  # at once: well inside the gap
+    type_at(on, uri, 7, LINE, col, "x")  # at once: well inside the gap
     await asyncio.sleep(0.6)
     done = await _idle(on)
     assert done["counters"]["generations"] == 1

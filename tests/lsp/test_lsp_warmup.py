@@ -17,13 +17,20 @@ from typing import Any
 
 import pytest
 import pytest_lsp
-from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from hearth.bench.scripted_fim import write_scripted_completer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from completion_helpers import completion_stats, inline, open_doc, start, status, wait_model
+from completion_helpers import (
+    completion_stats,
+    inline,
+    open_doc,
+    start,
+    status,
+    type_at,
+    wait_model,
+)
 
 SERVE = ClientServerConfig(server_command=[sys.executable, "-m", "hearth", "serve"])
 TEXT = "".join(f"def step_{i}(value):\n    return value * {i} + {i * 7}\n\n" for i in range(12))
@@ -89,20 +96,6 @@ async def _warmed(client: LanguageClient, warmups: int) -> dict[str, int]:
     raise AssertionError(f"warm-up {warmups} never ran: {st['completion']}")
 
 
-def _type(client: LanguageClient, uri: str, version: int, line: int, col: int, text: str) -> None:
-    client.text_document_did_change(
-        types.DidChangeTextDocumentParams(
-            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[
-                types.TextDocumentContentChangePartial(
-                    range=types.Range(types.Position(line, col), types.Position(line, col)),
-                    text=text,
-                )
-            ],
-        )
-    )
-
-
 async def _served(client: LanguageClient) -> dict[str, Any]:
     record: dict[str, Any] = (await completion_stats(client))["recent"][-1]
     assert record["source"] == "model", record
@@ -130,7 +123,7 @@ async def test_open_pause_and_jump_warm_the_prompt(warm: LanguageClient) -> None
     # A pause after typing: the end of the edit is warmed, then the automatic request there
     # evaluates a token or two of a prompt of hundreds.
     col = len(_line(EDIT_LINE))
-    _type(warm, uri, 2, EDIT_LINE, col, EDIT)
+    type_at(warm, uri, 2, EDIT_LINE, col, EDIT)
     e3 = await _warmed(warm, 2)
     assert e3["generations"] == 1  # warming generated nothing
     warmed_tokens = e3["evaluated_tokens"] - e2["evaluated_tokens"]
@@ -158,7 +151,7 @@ async def test_open_pause_and_jump_warm_the_prompt(warm: LanguageClient) -> None
 async def test_warmup_off_leaves_the_prompt_cold(cold: LanguageClient) -> None:
     uri: str = cold.hearth_uri  # type: ignore[attr-defined]
     col = len(_line(EDIT_LINE))
-    _type(cold, uri, 2, EDIT_LINE, col, EDIT)
+    type_at(cold, uri, 2, EDIT_LINE, col, EDIT)
     await asyncio.sleep(WARM_WAIT_S)  # a warm-up, were it on, would have run by now
     engine = await _engine(cold)
     assert "warmups" not in engine and "evaluated_tokens" not in engine
