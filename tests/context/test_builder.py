@@ -10,11 +10,11 @@ import pytest
 
 from hearth.context.builder import CompletionContext, ContextEngine, DocumentView
 from hearth.context.tokens import EstimateTokenizer, VocabTokenizer
-from hearth.engine.kv_reuse import common_prefix
 from hearth.engine.templates import FimTemplate
 from hearth.errors import ContextOverflowError
 from hearth.index.indexer import Indexer
 from hearth.index.store import IndexStore
+from hearth.runs import common_prefix
 
 APP = "py/app.py"
 

@@ -1,10 +1,12 @@
-"""Finding what an edit changed: the fast common-prefix/suffix search against a char loop."""
+"""Finding what an edit changed: the fast common-prefix/suffix search (`hearth/runs.py`,
+also used on token lists by the KV cache reuse) against an element-by-element loop."""
 
 from __future__ import annotations
 
 import random
 
-from hearth.context.recent import changed_lines, common_prefix, common_suffix
+from hearth.context.recent import changed_lines
+from hearth.runs import common_prefix, common_suffix
 
 
 def _reference(old: str, new: str) -> tuple[int, int] | None:
@@ -47,3 +49,22 @@ def test_common_prefix_and_suffix_never_overlap() -> None:
     assert common_suffix(old, new, min(len(old), len(new)) - i) == 3
     assert common_suffix("aaaa", "aaaaa", 0) == 0
     assert common_prefix("", "abc") == 0
+
+
+def test_token_lists_get_the_same_runs_as_an_element_loop() -> None:
+    rng = random.Random(11)
+    for size in (0, 5, 64, 65, 3000, 9000):
+        for _ in range(20):
+            old = [rng.randrange(6) for _ in range(size)]
+            at = rng.randrange(size + 1)
+            new = old[:at] + [rng.randrange(6) for _ in range(rng.randrange(4))] + old[at + 2 :]
+            i = 0
+            while i < min(len(old), len(new)) and old[i] == new[i]:
+                i += 1
+            limit = min(len(old), len(new)) - i
+            j = 0
+            while j < limit and old[len(old) - 1 - j] == new[len(new) - 1 - j]:
+                j += 1
+            assert common_prefix(old, new) == i
+            assert common_suffix(old, new, limit) == j
+            assert common_suffix(old, new, len(old) + len(new)) <= min(len(old), len(new))

@@ -40,11 +40,11 @@ from hearth.context.builder import DEFAULT_TIME_BOX_MS, ContextEngine, ContextPa
 from hearth.context.recent import RecentDocuments
 from hearth.context.snippet import SIMILAR, family
 from hearth.context.tokens import EstimateTokenizer, Tokenizer, VocabTokenizer
-from hearth.engine.kv_reuse import common_prefix
 from hearth.engine.templates import FimTemplate, load_templates
 from hearth.index.extract import identifiers
 from hearth.index.indexer import Indexer
 from hearth.index.store import DefinitionHit, IndexStore
+from hearth.runs import common_prefix
 
 BUDGETS = (1024, 2048)
 MAX_TARGET_FILES = 3

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from hearth.context.snippet import RECENT_EDIT, SIMILAR, Snippet, ident_set, jaccard
+from hearth.runs import common_prefix, common_suffix
 
 MAX_DOCUMENTS = 20
 MAX_DOCUMENT_CHARS = 400_000
@@ -54,29 +55,6 @@ def _windows(lines: list[str]) -> list[tuple[int, int, frozenset[str]]]:
             break
         start += WINDOW_STEP
     return out
-
-
-_STEPS = (4096, 64, 1)  # chunk sizes: C-speed slice comparisons narrow down the first change
-
-
-def common_prefix(a: str, b: str) -> int:
-    """Length of the start `a` and `b` share (a 100 kB document in ~0.1 ms, not ~10 ms)."""
-    n = min(len(a), len(b))
-    i = 0
-    for step in _STEPS:
-        while i + step <= n and a[i : i + step] == b[i : i + step]:
-            i += step
-    return i
-
-
-def common_suffix(a: str, b: str, limit: int) -> int:
-    """Length of the end `a` and `b` share, at most `limit`."""
-    la, lb = len(a), len(b)
-    j = 0
-    for step in _STEPS:
-        while j + step <= limit and a[la - j - step : la - j] == b[lb - j - step : lb - j]:
-            j += step
-    return j
 
 
 def changed_lines(old: str, new: str) -> tuple[int, int] | None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from hearth.engine.http_endpoint import HttpEndpoint
-from hearth.engine.kv_reuse import TailReuse, common_prefix, plan_tail_reuse
+from hearth.engine.kv_reuse import TailReuse, plan_tail_reuse
 from hearth.engine.model_file import ModelFile
+from hearth.runs import common_prefix
 
 if TYPE_CHECKING:
     from hearth.settings import Settings

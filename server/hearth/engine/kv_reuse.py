@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hearth.runs import common_prefix, common_suffix
+
 #: Reusing fewer tail tokens than this is not worth the shift.
 MIN_TAIL = 8
 
@@ -39,22 +41,6 @@ class TailReuse:
     def reused(self) -> int:
         """Cached tokens kept: the prefix and the tail but its last token."""
         return self.keep + (self.end - self.new_tail - 1)
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def common_suffix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
-    n = min(len(a), len(b), limit)
-    i = 0
-    while i < n and a[len(a) - 1 - i] == b[len(b) - 1 - i]:
-        i += 1
-    return i
 
 
 def plan_tail_reuse(
