@@ -196,7 +196,7 @@ class LlamaCppBackend(Backend):
 
     def _keep_prefix(self, n: int) -> int:
         llm = self._llm
-        if n > 0 and llm._ctx.kv_cache_seq_rm(-1, n, -1):
+        if n > 0 and llm._ctx.kv_cache_seq_rm(_MAIN, n, -1):
             llm.n_tokens = n
             return n
         llm.reset()
@@ -215,7 +215,9 @@ class LlamaCppBackend(Backend):
         llm = self._llm
         batch = [token, *guess]
         start = llm.n_tokens
-        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        # The context's sequence only (the wrapper reads -1 as 0 too): a context kept aside
+        # (`_ASIDE`) shares cells below `start` and holds its own above it.
+        llm._ctx.kv_cache_seq_rm(_MAIN, start, -1)
         llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
         llm._ctx.decode(llm._batch)
         llm.input_ids[start : start + len(batch)] = batch
@@ -226,7 +228,7 @@ class LlamaCppBackend(Backend):
             agreed += 1
         keep = start + 1 + agreed
         if keep < start + len(batch):
-            llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+            llm._ctx.kv_cache_seq_rm(_MAIN, keep, -1)
         llm.n_tokens = keep
         return [*guess[:agreed], int(choices[agreed])]
 
