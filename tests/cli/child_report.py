@@ -18,9 +18,10 @@ def run_child(
     env: Mapping[str, str],
     *,
     drop: tuple[str, ...] = ("HEARTH_",),
-) -> tuple[dict[str, object], str]:
+    timeout: float = 180,
+) -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
     """Run `python -c script REPORT ARGS...` with the runner's environment less the
-    variables starting with `drop`, plus `env`; return the report and the child's stderr."""
+    variables starting with `drop`, plus `env`; return the report and the finished child."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     full_env.update(env)
     proc = subprocess.run(
@@ -28,8 +29,8 @@ def run_child(
         capture_output=True,
         text=True,
         env=full_env,
-        timeout=180,
+        timeout=timeout,
     )
     assert report.exists(), proc.stderr
     result: dict[str, object] = json.loads(report.read_text())
-    return result, proc.stderr
+    return result, proc

@@ -43,7 +43,8 @@ def run_offline_child(
     dirs = {"HEARTH_CACHE_DIR": tmp_path / "cache", "HEARTH_CONFIG_DIR": tmp_path / "config"}
     full = {**{k: str(v) for k, v in dirs.items()}, **env}
     drop = ("HEARTH_", "HF_HUB_OFFLINE")
-    return run_child(CHILD, tmp_path / "report.json", args, full, drop=drop)
+    report, proc = run_child(CHILD, tmp_path / "report.json", args, full, drop=drop)
+    return report, proc.stderr
 
 
 def closed_port() -> int:

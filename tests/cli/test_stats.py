@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,9 @@ from pytest_lsp import LanguageClient
 from hearth.bench.scripted_fim import SUGGESTION, write_scripted_completer
 from hearth.completion.stats import StatsEvent, StatsStore
 
+sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lsp"))
+from child_report import run_child
 from completion_helpers import (
     NETWORK_AUDIT,
     completion_stats,
@@ -66,15 +67,12 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[str, list[Any]]:
     """`hearth ARGS` in its own process under the audit hook: (stdout, network calls)."""
     report = tmp_path / f"audit-cli-{time.monotonic_ns()}.json"
-    proc = subprocess.run(
-        [sys.executable, "-c", AUDIT, str(report), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    # `env` is whole (see _env): what it left out must not come back from the runner's.
+    drop = ("HEARTH_", "XDG_", "PYTHONSTARTUP")
+    result, proc = run_child(AUDIT, report, args, env, drop=drop, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    network: list[Any] = json.loads(report.read_text())["network"]
+    network = result["network"]
+    assert isinstance(network, list)
     return proc.stdout, network
 
 
