@@ -159,3 +159,23 @@ class RawServer:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+
+
+def start_with_model(server: RawServer, root: Path, options: dict[str, Any]) -> None:
+    """`initialize` for `root` (inline completion capability) with `options` as the
+    initializationOptions, `initialized`, then wait until the model is ready."""
+    params = {
+        "processId": None,
+        "rootUri": root.as_uri(),
+        "capabilities": {"textDocument": {"inlineCompletion": {}}},
+        "initializationOptions": options,
+    }
+    assert "result" in server.request("initialize", params)
+    server.notify("initialized", {})
+    for _ in range(600):
+        state = server.request("hearth/status", {})["result"]["model"]
+        if state["state"] == "ready":
+            return
+        assert state["state"] != "error", state
+        time.sleep(0.05)
+    raise AssertionError(f"the model never loaded: {state}")

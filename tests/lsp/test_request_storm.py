@@ -37,7 +37,7 @@ from lsprotocol.converters import get_converter
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generated import soak_selected
-from rawlsp import RawServer, frame
+from rawlsp import RawServer, frame, start_with_model
 
 DEFAULT_REQUESTS = 1_000
 SOAK_REQUESTS = 10_000
@@ -576,31 +576,18 @@ class Storm:
 
 
 def _initialize(server: RawServer, root: Path, model: Path) -> None:
-    params = {
-        "processId": None,
-        "rootUri": root.as_uri(),
-        "capabilities": {"textDocument": {"inlineCompletion": {}}},
-        "initializationOptions": {
-            "model": str(model),
-            "indexDir": str(root.parent / "index"),
-            "completionStats": False,
-            "speculative": False,
-            "warmup": False,
-            "debounceMs": 0,
-            "maxTokens": 6,
-            "chatMaxTokens": 16,
-            "explicitCandidates": 1,
-        },
+    options = {
+        "model": str(model),
+        "indexDir": str(root.parent / "index"),
+        "completionStats": False,
+        "speculative": False,
+        "warmup": False,
+        "debounceMs": 0,
+        "maxTokens": 6,
+        "chatMaxTokens": 16,
+        "explicitCandidates": 1,
     }
-    assert "result" in server.request("initialize", params)
-    server.notify("initialized", {})
-    for _ in range(600):
-        st_ = server.request("hearth/status", {})["result"]
-        if st_["model"]["state"] == "ready":
-            return
-        assert st_["model"]["state"] != "error", st_
-        time.sleep(0.05)
-    raise AssertionError(f"the model never loaded: {st_}")
+    start_with_model(server, root, options)
 
 
 @pytest.fixture(scope="module")
@@ -702,4 +689,6 @@ def test_request_storm_soak(storm: Storm, request: pytest.FixtureRequest) -> Non
 def test_server_exits_cleanly_after_the_storm(storm: Storm) -> None:
     assert storm.server.request("shutdown", timeout=10)["result"] is None
     storm.server.notify("exit")
-    assert storm.server.wait(timeout=15) == 0
+    code = storm.server.wait(timeout=15)
+    time.sleep(0.2)  # the stderr reader thread catches up
+    assert code == 0, storm.server.stderr[-3000:].decode("utf-8", "replace")

@@ -8,6 +8,7 @@ once with `window/showMessage` while everything else keeps working.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # How often an unreachable inference server is tried again (seconds).
 SERVER_RETRY_S = 10.0
+SHUTDOWN_WAIT_S = 10.0  # `shutdown` waits this long at most for the model to be freed
 
 # Settings whose change means loading the model again.
 MODEL_KEYS = (
@@ -202,13 +204,25 @@ class ModelFeature:
             log.info("model settings changed: loading again")
             self.start(new)
 
-    def close(self) -> None:
+    def close(self) -> concurrent.futures.Future[None] | None:
+        """Stop loading and free the engine off the event loop; the future says when."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
         engine, self.engine, self.backend = self.engine, None, None
-        if engine is not None:
-            _close_later(engine)
         self.info = ModelState()
+        return _close_later(engine) if engine is not None else None
+
+    async def shutdown(self) -> None:
+        """`close`, answered once the engine is freed (at most SHUTDOWN_WAIT_S): the `exit`
+        that follows `shutdown` must not end the process while a generation still runs in
+        native code or a model is being freed, which aborts it (SIGABRT) instead of exit 0."""
+        closing = self.close()
+        if closing is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(closing), SHUTDOWN_WAIT_S)
+        except TimeoutError:
+            log.warning("the model was still closing after %.0f s", SHUTDOWN_WAIT_S)
 
     def status(self) -> dict[str, Any]:
         return self.info.as_json()
@@ -234,11 +248,20 @@ class ModelFeature:
             self.server.work_done_progress.end(token, types.WorkDoneProgressEnd(message="done"))
 
 
-def _close_later(engine: Engine) -> None:
-    """Free a replaced engine's models off the event loop (closing can take a moment)."""
+def _close_later(engine: Engine) -> concurrent.futures.Future[None]:
+    """Free an engine's models off the event loop (closing can take a moment)."""
     import threading
 
-    threading.Thread(target=engine.close, name="hearth-engine-close", daemon=True).start()
+    done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def close() -> None:
+        try:
+            engine.close()
+        finally:
+            done.set_result(None)
+
+    threading.Thread(target=close, name="hearth-engine-close", daemon=True).start()
+    return done
 
 
 def _log_task_error(task: asyncio.Task[None]) -> None:

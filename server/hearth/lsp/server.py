@@ -246,8 +246,8 @@ def create_server() -> HearthServer:
         return show_context_command(ls, list(args))
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: HearthServer, params: None) -> None:
+    async def shutdown(ls: HearthServer, params: None) -> None:
         ls.index.stop()
-        ls.model.close()
+        await ls.model.shutdown()
 
     return server
