@@ -173,7 +173,7 @@ def _bundled_ggml(backend: str) -> str:
 def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
     from hearth.engine.backend import LoadOptions, SamplingParams
     from hearth.engine.catalog import find_configured_model
-    from hearth.engine.loader import load_backend
+    from hearth.engine.loader import buffers_note, load_backend
     from hearth.engine.model_file import read_model_file
     from hearth.engine.service import Engine, ModelSpec
 
@@ -187,7 +187,10 @@ def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
             )
             continue
         if path is None:
-            report.add(f"{role} model", WARN, how, f"hearth model pull {ref or 'NAME'}")
+            from hearth.engine.registry import DEFAULT_CHAT_MODEL, DEFAULT_COMPLETION_MODEL
+
+            fallback = DEFAULT_COMPLETION_MODEL if role == "completion" else DEFAULT_CHAT_MODEL
+            report.add(f"{role} model", WARN, how, f"hearth model pull {ref or fallback}")
             continue
         try:
             mf = read_model_file(path)
@@ -207,12 +210,15 @@ def _model_checks(report: Report, settings: Settings, speed_test: bool) -> None:
         engine = Engine(ModelSpec(path), fim_template=settings.fim_template)
         template = engine.fim_template(backend)
         engine.close()
+        buffers = (
+            f"; {buffers_note(backend, settings.model_probe)}" if backend.name == "llamacpp" else ""
+        )
         report.add(
             f"{role} model",
             OK,
             f"{path} ({mf.architecture}, {mf.size / 1e9:.2f} GB) loads with {backend.name} in "
             f"{load_s:.2f} s; {how}; FIM template: {template.name}; crash probe: "
-            f"{'on' if settings.model_probe else 'off (model_probe = false)'}",
+            f"{'on' if settings.model_probe else 'off (model_probe = false)'}{buffers}",
         )
         if speed_test and role == "completion" and report.speed is None:
             tokens = (backend.tokenize("def f(x):\n    return x + 1\n") * 64)[:SPEED_PROMPT_TOKENS]

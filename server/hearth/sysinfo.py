@@ -6,6 +6,7 @@ very machines where something is broken. Nothing here touches the network.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import platform
@@ -17,8 +18,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-# CPU features whose absence changes which llama.cpp kernels run (and how fast).
-X86_FEATURES = ("avx", "avx2", "avx512f", "f16c", "fma")
+# CPU features that change which llama.cpp kernels run (and how fast; amx_int8: see
+# cpu_advertises_amx).
+X86_FEATURES = ("avx", "avx2", "avx512f", "f16c", "fma", "amx_int8")
 ARM_FEATURES = ("neon",)
 BACKEND_DISTRIBUTIONS = ("llama-cpp-python", "ctransformers")
 SUBPROCESS_TIMEOUT_S = 3.0
@@ -123,6 +125,13 @@ def _cpu() -> tuple[str | None, int | None, tuple[str, ...]]:
     wanted = ARM_FEATURES if is_arm else X86_FEATURES
     model = model or platform.processor() or None
     return model, physical, tuple(f for f in wanted if f in flags)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_advertises_amx() -> bool:
+    """Whether the CPU lists AMX (`amx_int8`): llama.cpp then puts quantized weights in AMX
+    buffers, whose kernels crash where the OS does not grant the tile state."""
+    return "amx_int8" in _cpu()[2]
 
 
 def _meminfo_bytes(meminfo: str, key: str) -> int | None:

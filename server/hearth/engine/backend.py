@@ -41,6 +41,9 @@ class LoadOptions:
     seed: int = 0
     model_type: str | None = None  # ctransformers model type for legacy GGML files
     http: HttpEndpoint | None = None  # the inference server, for backend = "http"
+    # llama.cpp's extra weight buffers (AMX, CPU repacking): faster where they work, but
+    # its AMX kernels crash on CPUs that advertise AMX without granting it (see probe.py).
+    extra_buffers: bool = True
 
     def threads(self) -> int:
         """Threads default to the physical-ish core count: hyperthreads slow llama.cpp down."""

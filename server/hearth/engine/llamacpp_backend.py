@@ -79,16 +79,25 @@ def library_version() -> str:
 _MAIN, _PARK, _ASIDE = 0, 1, 2
 
 
-@contextlib.contextmanager
-def _extra_sequences(llama_cpp: Any) -> Iterator[None]:
-    """Create the Llama context with room for the parked tail and the context kept aside
-    (`_PARK`, `_ASIDE`) in one unified KV cache.
+def has_extra_buffers_switch(llama_cpp: Any) -> bool:
+    """Whether this llama-cpp-python's model params carry `use_extra_bufts` (0.3.36 does):
+    setting a field ctypes does not know would silently do nothing."""
+    fields = getattr(llama_cpp.llama_model_params, "_fields_", ())
+    return any(name == "use_extra_bufts" for name, *_ in fields)
 
-    llama-cpp-python does not expose `n_seq_max`/`kv_unified` on `Llama`, so its context
-    class is wrapped while the model loads (only the inference worker loads models).
+
+@contextlib.contextmanager
+def _extra_sequences(llama_cpp: Any, extra_buffers: bool = True) -> Iterator[None]:
+    """Create the Llama context with room for the parked tail and the context kept aside
+    (`_PARK`, `_ASIDE`) in one unified KV cache, and the model without llama.cpp's extra
+    weight buffers (AMX, repacked) when `extra_buffers` is False.
+
+    llama-cpp-python exposes neither `n_seq_max`/`kv_unified` nor `use_extra_bufts` on
+    `Llama`, so its context and model classes are wrapped while the model loads (only the
+    inference worker and the probe load models).
     """
     module = llama_cpp.llama.internals
-    original = module.LlamaContext
+    original, original_model = module.LlamaContext, module.LlamaModel
 
     class _Context(original):  # type: ignore[misc, valid-type]
         def __init__(self, *, model: Any, params: Any, verbose: bool = True) -> None:
@@ -96,12 +105,22 @@ def _extra_sequences(llama_cpp: Any) -> Iterator[None]:
             params.kv_unified = True
             super().__init__(model=model, params=params, verbose=verbose)
 
+    class _Model(original_model):  # type: ignore[misc, valid-type]
+        def __init__(self, *, path_model: str, params: Any, verbose: bool = True) -> None:
+            params.use_extra_bufts = False
+            super().__init__(path_model=path_model, params=params, verbose=verbose)
+
+    plain = not extra_buffers and has_extra_buffers_switch(llama_cpp)
+    if not extra_buffers and not plain:
+        log.warning("this llama-cpp-python cannot turn off its extra (AMX/repacked) buffers")
     with _load_lock:
         module.LlamaContext = _Context
+        if plain:
+            module.LlamaModel = _Model
         try:
             yield
         finally:
-            module.LlamaContext = original
+            module.LlamaContext, module.LlamaModel = original, original_model
 
 
 class LlamaCppBackend(Backend):
@@ -116,7 +135,10 @@ class LlamaCppBackend(Backend):
         _native_log.clear()
         chatter = io.StringIO()  # verbose=True prints Python-side notes; keep them for the log
         try:
-            with contextlib.redirect_stderr(chatter), _extra_sequences(llama_cpp):
+            with (
+                contextlib.redirect_stderr(chatter),
+                _extra_sequences(llama_cpp, options.extra_buffers),
+            ):
                 self._llm = llama_cpp.Llama(
                     model_path=str(model.path),
                     n_ctx=n_ctx,

@@ -6,11 +6,14 @@ llama-cpp-python is missing. The choice and its reason are logged and returned.
 
 With `probe=True` the file is first loaded in a child process (`hearth.engine.probe`), so a
 file that passes Hearth's header checks but crashes the backend's native code ends in an
-error message instead of taking the calling process (the language server) down.
+error message instead of taking the calling process (the language server) down. The probe
+also finds whether llama.cpp needs its extra (AMX/repacked) weight buffers off on this CPU;
+without the probe they go off for quantized files wherever the CPU advertises AMX.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 from dataclasses import dataclass
@@ -113,8 +116,43 @@ def load_backend(
     if probe:
         from hearth.engine.probe import probe_model
 
-        probe_model(model, choice.backend, opts)
+        passed = probe_model(model, choice.backend, opts)
+        if passed.extra_buffers != opts.extra_buffers:
+            opts = dataclasses.replace(opts, extra_buffers=passed.extra_buffers)
+    elif choice.backend == "llamacpp":
+        opts = unprobed_options(model, opts)
     return construct_backend(model, choice.backend, opts)
+
+
+def unprobed_options(model: ModelFile, options: LoadOptions) -> LoadOptions:
+    """Without a probe to find out, a quantized file on a CPU that advertises AMX loads
+    without llama.cpp's extra weight buffers: its AMX kernels crash where the OS does not
+    grant AMX, and a crash in process takes the language server down."""
+    from hearth.sysinfo import cpu_advertises_amx
+
+    if not (options.extra_buffers and model.quantized and cpu_advertises_amx()):
+        return options
+    log.warning(
+        "loading %s with llama.cpp's AMX/repacked weight buffers off: this CPU advertises "
+        "AMX, whose kernels crash on some machines, and model_probe = false cannot test them",
+        model.path,
+    )
+    return dataclasses.replace(options, extra_buffers=False)
+
+
+def buffers_note(backend: Backend, probed: bool) -> str:
+    """How a llama.cpp model's weights were loaded, and why, for `hearth doctor`."""
+    from hearth.sysinfo import cpu_advertises_amx
+
+    amx = "this CPU advertises AMX" if cpu_advertises_amx() else "no AMX on this CPU"
+    if backend.options.extra_buffers:
+        return f"AMX/repacked weight buffers on ({amx})"
+    why = (
+        "the backend crashed with them on this CPU"
+        if probed
+        else "model_probe = false cannot test them"
+    )
+    return f"loads with repacked/AMX buffers off: {why} ({amx})"
 
 
 def construct_backend(model: ModelFile, backend: str, options: LoadOptions) -> Backend:

@@ -80,12 +80,19 @@ class ModelFile:
     metadata: dict[str, Any] = field(default_factory=dict)
     tensor_count: int = 0
     legacy_model_type: str | None = None
+    tensor_types: frozenset[int] = frozenset()  # ggml type ids of its tensors (GGUF only)
 
     @property
     def architecture(self) -> str:
         if self.kind is FileKind.GGML:
             return self.legacy_model_type or "unknown (legacy GGML)"
         return str(self.metadata.get("general.architecture", "unknown"))
+
+    @property
+    def quantized(self) -> bool:
+        """Whether any tensor is quantized (not F32/F16/BF16): the types llama.cpp's AMX and
+        repacking kernels take over, and the ones those kernels crash on where AMX is broken."""
+        return bool(self.tensor_types - _FLOAT_TYPES)
 
     @property
     def name(self) -> str:
@@ -236,6 +243,9 @@ _COMMON_TYPES: dict[int, tuple[int, int]] = {
 }
 
 
+_FLOAT_TYPES = frozenset({0, 1, 30})  # F32, F16, BF16
+
+
 def _type_sizes(ggml_type: int) -> tuple[int, int] | None:
     if ggml_type in _COMMON_TYPES:
         return _COMMON_TYPES[ggml_type]
@@ -366,6 +376,7 @@ def _read_gguf(fh: BinaryIO, path: Path, size: int) -> ModelFile:
     _check_tokenizer(path, metadata)
     spans: list[tuple[int, int, str]] = []
     names: set[str] = set()
+    types: set[int] = set()
     for _ in range(n_tensors):
         name = r.string(limit=_MAX_TENSOR_NAME)
         if name in names:
@@ -378,6 +389,7 @@ def _read_gguf(fh: BinaryIO, path: Path, size: int) -> ModelFile:
         ggml_type = r.scalar("<I")
         offset = r.scalar("<Q")
         nbytes = _tensor_nbytes(path, name, ggml_type, dims)
+        types.add(ggml_type)
         if offset % alignment:
             raise _corrupt(path, f"tensor {name!r} at an unaligned offset {offset}")
         spans.append((offset, offset + nbytes, name))
@@ -396,4 +408,5 @@ def _read_gguf(fh: BinaryIO, path: Path, size: int) -> ModelFile:
         gguf_version=version,
         metadata=metadata,
         tensor_count=n_tensors,
+        tensor_types=frozenset(types),
     )

@@ -7,8 +7,15 @@ editor feature, down with it; in the probe only the child dies and the user is t
 and backend failed. A probe that passed is remembered per (real path, size, mtime, backend,
 library version, Hearth version), so it costs once per file, not at every start.
 
+Where llama.cpp crashes by a signal, the probe tries once more without its extra weight
+buffers (AMX, repacked): on Xeons that advertise AMX without granting the tile state its AMX
+kernels segfault on the first decode of any quantized model, and the plain buffers work. The
+outcome is remembered with the passed probe, so the next start loads that way directly.
+
 Run as `python -m hearth.engine.probe REQUEST_JSON`: the child answers with one JSON line on
 its original stdout (its native chatter goes to stderr), and exits when the parent goes away.
+Test-only: `HEARTH_PROBE_CRASH_WITH_EXTRA_BUFFERS=1` makes a llamacpp child kill itself with
+SIGSEGV before loading when extra buffers are on (the AMX crash, on any CPU).
 """
 
 from __future__ import annotations
@@ -44,15 +51,20 @@ PROBE_CTX = 256
 PROBE_BATCH = 32
 PROBE_TEXT = "def main(argv):\n    return len(argv)  # é ✓\n"
 _EXIT_ORPHANED = 70
+# Native crashes that extra weight buffers can cause (AMX: SIGSEGV at ldtilecfg).
+_CRASH_SIGNALS = frozenset({"SIGSEGV", "SIGBUS", "SIGILL", "SIGABRT"})
+CRASH_ENV = "HEARTH_PROBE_CRASH_WITH_EXTRA_BUFFERS"
 _TAIL_BYTES = 16_384
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """How a probe went: `cached` means an earlier identical probe passed and none ran."""
+    """How a probe went: `cached` means an earlier identical probe passed and none ran;
+    `extra_buffers` is how the model must be loaded (False: it crashed with them on)."""
 
     seconds: float
     cached: bool
+    extra_buffers: bool = True
 
 
 def library_version(backend: str) -> str:
@@ -82,6 +94,7 @@ def cache_key(model: ModelFile, backend: str, options: LoadOptions) -> dict[str,
         "hearth": __version__,
         "model_type": options.model_type,
         "gpu_layers": options.n_gpu_layers,
+        "extra_buffers": options.extra_buffers,  # as asked; the entry says what passed
     }
 
 
@@ -92,23 +105,30 @@ def _cache_file(key: dict[str, Any]) -> Path:
     return cache_dir() / PROBE_DIR / f"{digest}.json"
 
 
-def is_cached(key: dict[str, Any]) -> bool:
+def cached_entry(key: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a passed probe for exactly `key`, or None."""
     path = _cache_file(key)
     try:
-        return bool(json.loads(path.read_text(encoding="utf-8")).get("key") == key)
-    except (OSError, ValueError, AttributeError):
-        return False
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) and entry.get("key") == key else None
 
 
-def _remember(key: dict[str, Any], seconds: float) -> None:
+def is_cached(key: dict[str, Any]) -> bool:
+    return cached_entry(key) is not None
+
+
+def _remember(key: dict[str, Any], seconds: float, extra_buffers: bool) -> None:
     """Record a passed probe; a cache that cannot be written only costs a probe next time."""
     from hearth.paths import ensure_dir
 
     path = _cache_file(key)
+    entry = {"key": key, "seconds": round(seconds, 3), "extra_buffers": extra_buffers}
     try:
         ensure_dir(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "seconds": round(seconds, 3)}), encoding="utf-8")
+        tmp.write_text(json.dumps(entry), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         log.warning("cannot record the model probe in %s: %s", path.parent, exc.strerror)
@@ -128,26 +148,50 @@ def probe_model(
 ) -> ProbeResult:
     """Load `model` with `backend` in a child process, tokenize and evaluate a few tokens.
 
-    Returns when the child succeeded (or an identical probe passed before). Raises the
-    child's own HearthError when the backend refused the file cleanly, and ModelCrashError
-    when the child crashed, aborted or hung: then nothing was loaded in this process.
+    Returns when the child succeeded (or an identical probe passed before), saying whether
+    extra weight buffers stay on. Raises the child's own HearthError when the backend refused
+    the file cleanly, and ModelCrashError when the child crashed, aborted or hung (with and
+    without extra buffers, for a llama.cpp crash): then nothing was loaded in this process.
     """
     key = cache_key(model, backend, options)
-    if use_cache and is_cached(key):
+    entry = cached_entry(key) if use_cache else None
+    if entry is not None:
         log.debug("model probe of %s with %s: passed before", model.path, backend)
-        return ProbeResult(0.0, cached=True)
+        extra = entry.get("extra_buffers", options.extra_buffers)
+        return ProbeResult(0.0, cached=True, extra_buffers=bool(extra))
     timeout = timeout_s if timeout_s is not None else default_timeout(model)
     start = time.perf_counter()
     outcome, stderr = _run_child(model, backend, options, timeout)
+    retried = _extra_buffers_crash(backend, options, outcome)
+    if retried:
+        options = dataclasses.replace(options, extra_buffers=False)
+        first = outcome["signal"]
+        outcome, stderr = _run_child(model, backend, options, timeout)
+        if outcome.get("ok") is True:
+            log.warning(
+                "llama-cpp-python crashed (%s) test-loading %s with its AMX/repacked weight "
+                "buffers on; it works with them off, so Hearth turned them off for this file",
+                first,
+                model.path,
+            )
     seconds = time.perf_counter() - start
     if outcome.get("ok") is True:
         log.info("model probe of %s with %s passed in %.2f s", model.path, backend, seconds)
-        _remember(key, seconds)
-        return ProbeResult(seconds, cached=False)
+        _remember(key, seconds, options.extra_buffers)
+        return ProbeResult(seconds, cached=False, extra_buffers=options.extra_buffers)
     error = outcome.get("error")
     if isinstance(error, dict):
         raise _rebuild_error(error)
-    raise _crash_error(model, backend, str(outcome.get("how", "it failed")), stderr)
+    how = str(outcome.get("how", "it failed"))
+    raise _crash_error(model, backend, how, stderr, both_ways=retried)
+
+
+def _extra_buffers_crash(backend: str, options: LoadOptions, outcome: dict[str, Any]) -> bool:
+    """Whether a failed probe is worth repeating without extra buffers: llama.cpp died by a
+    signal with them on (a hang or a clean refusal would only repeat)."""
+    return (
+        backend == "llamacpp" and options.extra_buffers and outcome.get("signal") in _CRASH_SIGNALS
+    )
 
 
 def _child_env() -> dict[str, str]:
@@ -224,7 +268,10 @@ def _communicate(
                 return answer, _tail(err)
             if isinstance(answer, dict) and "error" in answer:
                 return answer, _tail(err)
-    return {"how": _describe_exit(proc.returncode)}, _tail(err)
+    how: dict[str, Any] = {"how": _describe_exit(proc.returncode)}
+    if proc.returncode < 0:
+        how["signal"] = _signal_name(-proc.returncode)
+    return how, _tail(err)
 
 
 def _options_json(options: LoadOptions) -> dict[str, Any]:
@@ -235,6 +282,7 @@ def _options_json(options: LoadOptions) -> dict[str, Any]:
         "n_gpu_layers": options.n_gpu_layers,
         "seed": options.seed,
         "model_type": options.model_type,
+        "extra_buffers": options.extra_buffers,
     }
 
 
@@ -242,13 +290,16 @@ def _tail(err: bytes) -> str:
     return err[-_TAIL_BYTES:].decode("utf-8", errors="replace")
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _describe_exit(code: int) -> str:
     if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"it was killed by {name}"
+        return f"it was killed by {_signal_name(-code)}"
     return f"it exited with status {code}"
 
 
@@ -262,7 +313,9 @@ def _native_detail(stderr: str) -> str:
     return "; ".join(picked)
 
 
-def _crash_error(model: ModelFile, backend: str, how: str, stderr: str) -> ModelCrashError:
+def _crash_error(
+    model: ModelFile, backend: str, how: str, stderr: str, *, both_ways: bool = False
+) -> ModelCrashError:
     from hearth.engine.model_file import FileKind
 
     package = {"llamacpp": "llama-cpp-python", "ctransformers": "ctransformers"}[backend]
@@ -275,7 +328,9 @@ def _crash_error(model: ModelFile, backend: str, how: str, stderr: str) -> Model
     )
     return ModelCrashError(
         f"{package} crashed while test-loading {model.path} in a separate process "
-        f"({how}{': ' + detail if detail else ''}); Hearth did not load the model, "
+        f"({how}{': ' + detail if detail else ''}"
+        f"{'; tried with AMX/repacked weight buffers on and off' if both_ways else ''}); "
+        "Hearth did not load the model, "
         "everything else keeps working",
         "the file is corrupt or made to crash the backend: download it again from a source "
         f"you trust (`hearth model pull NAME` verifies checksums){other}; "
@@ -316,6 +371,8 @@ def _exercise(model: ModelFile, backend_name: str, options: LoadOptions) -> None
     evaluate, sample one token and turn tokens back into bytes."""
     from hearth.engine.loader import construct_backend
 
+    if backend_name == "llamacpp" and options.extra_buffers and os.environ.get(CRASH_ENV) == "1":
+        os.kill(os.getpid(), signal.SIGSEGV)  # test-only: the AMX crash on any CPU
     backend = construct_backend(model, backend_name, options)
     try:
         backend.special_token_id("<fim_prefix>")  # a legacy file's vocab is scanned by id
