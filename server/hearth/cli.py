@@ -332,12 +332,15 @@ def _note(args: argparse.Namespace, text: str) -> None:
 
 def cmd_complete(args: argparse.Namespace) -> int:
     from hearth.completion.oneshot import complete_text, parse_position, read_source, split_at
-    from hearth.engine.backend import SamplingParams
+    from hearth.completion.pipeline import CompletionOptions
     from hearth.engine.catalog import completion_spec
     from hearth.engine.service import Engine
+    from hearth.index.languages import language_for_path
+    from hearth.index.redact import redact
 
     pos = parse_position(args.position)
-    text = read_source(pos.path)
+    # Masked as the editor's copy is: a secret in the file never reaches the prompt.
+    text = redact(read_source(pos.path))
     prefix, suffix = split_at(text, pos.line, pos.column)
     settings = _settings(args)
     spec = completion_spec(settings, progress=not args.quiet)
@@ -352,12 +355,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
             engine,
             prefix,
             suffix,
+            CompletionOptions.from_settings(settings),
             context=ContextEngine(indexer, shares=Shares.from_settings(settings)),
             relpath=relpath,
-            budget_tokens=settings.context_budget_tokens,
-            max_tokens=settings.max_tokens,
-            time_budget_s=settings.time_budget_ms / 1000,
-            sampling=SamplingParams.from_settings(settings),
+            language=language_for_path(str(pos.path)),
         )
     finally:
         engine.close()
@@ -384,9 +385,11 @@ def cmd_context(args: argparse.Namespace) -> int:
     from hearth.context.describe import counter_for, format_text, payload, pick_template
     from hearth.context.workspace import open_workspace
     from hearth.engine.templates import load_templates
+    from hearth.index.languages import language_for_path
+    from hearth.index.redact import redact
 
     pos = parse_position(args.position)
-    text = read_source(pos.path)
+    text = redact(read_source(pos.path))  # what `hearth complete` and the editor send
     prefix, _suffix = split_at(text, pos.line, pos.column)
     settings = _settings(args)
     counter = counter_for(settings)
@@ -395,7 +398,8 @@ def cmd_context(args: argparse.Namespace) -> int:
     indexer, relpath = open_workspace(pos.path, settings)
     engine = ContextEngine(indexer, shares=Shares.from_settings(settings))
     line = prefix.count("\n")
-    doc = DocumentView(text, line, len(prefix) - (prefix.rfind("\n") + 1), relpath)
+    column = len(prefix) - (prefix.rfind("\n") + 1)
+    doc = DocumentView(text, line, column, relpath, language_for_path(str(pos.path)))
     ctx = engine.build(
         counter.tokenizer,
         counter.template,

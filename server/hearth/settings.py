@@ -125,6 +125,18 @@ class Settings:
             max=32,
         ),
     )
+    rank_branches: int = field(
+        default=3,
+        metadata=_doc(
+            "With a model that has no fill-in-the-middle tokens (its prompt cannot show the "
+            "code after the cursor) on the llamacpp backend: where the model is unsure how "
+            "to start, continue after each of up to this many likely first tokens and keep "
+            "the suggestion under which the next lines below the cursor are likeliest. 1 "
+            "takes the greedy suggestion.",
+            min=1,
+            max=8,
+        ),
+    )
     temperature: float = field(
         default=0.0, metadata=_doc("Sampling temperature for completion; 0 is greedy.", min=0.0)
     )

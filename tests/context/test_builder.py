@@ -66,9 +66,35 @@ def test_comment_layout_without_repository_tokens(
     workspace: Path,
 ) -> None:
     ctx = build(engine, tok, templates["codellama"], workspace, "ts/src/index.ts", 8, 0)
-    assert ctx.prompt_text.startswith("<PRE> // ts/src/models.ts (lines ")
+    # A path comment, no line range: small models copied "(lines 1-16)" headers.
+    assert ctx.prompt_text.startswith("<PRE> // ts/src/models.ts\n")
     assert "// export class UserStore {" in ctx.prompt_text
+    assert "(lines " not in ctx.prompt_text
     assert not any(p.path and p.path.startswith("other/") for p in ctx.parts)  # same family only
+
+
+def test_prefix_only_layout_reads_as_files_laid_end_to_end(
+    engine: ContextEngine,
+    tok: EstimateTokenizer,
+    templates: dict[str, FimTemplate],
+    workspace: Path,
+) -> None:
+    class NoSeparators(EstimateTokenizer):
+        def special_token_id(self, text: str) -> int | None:
+            return None  # like Gemma 3's vocab: no file separator token
+
+    ctx = build(engine, NoSeparators(4096), templates["prefix-only"], workspace, APP, 8, 4)
+    defs = [p for p in ctx.parts if p.source == "definition"]
+    assert defs, "the imported definitions are context for a prefix-only model too"
+    text = ctx.prompt_text
+    assert "# py/pkg/shapes.py\nclass Circle(Shape):" in text  # code, under its path
+    assert "\n# py/app.py\n" in text  # then the current file under its own
+    assert text.index("class Circle") < text.index("# py/app.py") < text.index(ctx.prefix)
+    assert "(lines " not in text
+    assert len(ctx.tokens) <= 1024
+    # A vocab with a file separator (SmolLM2 has `<file_sep>`) gets the files laid out with it.
+    sep = build(engine, tok, templates["prefix-only"], workspace, APP, 8, 4).prompt_text
+    assert sep.startswith("<file_sep>py/") and "<file_sep>py/app.py\n" in sep
 
 
 def test_go_definitions(

@@ -104,6 +104,12 @@ def test_debounce_fixed_value_wins() -> None:
         ('s = "a {', 0, 8, "python", False),  # a brace in a string opens no block
         ("x = 1", 0, 5, None, False),
         ("", 0, 0, None, True),
+        ("def f(x):\n    \n    return x\n", 1, 4, "python", False),  # the block goes on below
+        ("def f(x):\n    \n\n        y = 1\n", 1, 4, "python", False),  # deeper below
+        ("def f(x):\n    \n\n\ndef g():\n    pass\n", 1, 4, "python", True),  # dedent below
+        ("if x:\n    a()\n", 0, 5, "python", False),  # the body already exists
+        ("function f() {\n  \n}\n", 1, 2, "javascript", True),  # only the closer follows
+        ("function f() {\n  \n  g();\n}\n", 1, 2, "javascript", False),
     ],
 )
 def test_shape_from_syntax(

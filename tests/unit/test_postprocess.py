@@ -7,6 +7,7 @@ import pytest
 
 from hearth.completion.postprocess import (
     CursorContext,
+    answer_end,
     cut_at_undecodable,
     detect_indent_unit,
     postprocess,
@@ -54,6 +55,35 @@ def test_trim_suffix_overlap_on_the_line(before: str, after: str, raw: str, want
 def test_trim_suffix_overlap_of_following_lines() -> None:
     c = ctx("def f():\n", "\ndef g():\n    pass\n")
     assert trim_suffix_overlap("    return 1\n\ndef g():\n    pass", c) == "    return 1"
+
+
+def test_no_line_of_the_suffix_is_written_again() -> None:
+    below = "\n    else:\n        y = 2\n    return y\n"
+    c = ctx("def f(x):\n    if x:\n        ", below)
+    assert trim_suffix_overlap("y = 1\n    else:\n        y = 2", c) == "y = 1"
+    assert trim_suffix_overlap("y = 1\n    return y", c) == "y = 1"  # the third line below
+    assert trim_suffix_overlap("return y", ctx("def f(x):\n    ", below)) == ""
+    assert trim_suffix_overlap("y = 3", c) == "y = 3"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "multiline", "raw", "kept"),
+    [
+        ("x = ", "\n", False, "1\nprint(x)", "1"),
+        ("def f():\n    ", "\n", True, "a = 1\n    return a\nprint(", "a = 1\n    return a"),
+        ("def f():\n    ", "\n", True, "a = 1\n    return a\n", None),  # may go on
+        ("def f():\n    ", "\n", True, "a = 1\n    b", None),
+        ("def f():\n    ", "\n    return a\n", True, "a = 1\n    return a\n", "a = 1"),
+        ("def f():\n    ", "\n    return a\n", True, "return a\n", ""),
+        ("def f():\n    ", "\n", True, "a()\n    a()\n    a()\n    a(", "a()\n    a()"),
+    ],
+    ids=["single-line", "dedent", "open", "open-line", "suffix-line", "first-is-below", "repeat"],
+)
+def test_answer_end_stops_generating_once_decided(
+    prefix: str, suffix: str, multiline: bool, raw: str, kept: str | None
+) -> None:
+    cut = answer_end(raw, ctx(prefix, suffix, multiline=multiline))
+    assert (None if cut is None else raw[:cut]) == kept
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """One completion at a position in a file, as `hearth complete FILE:LINE:COL` runs it.
 
-The prompt comes from the context engine (`hearth.context`): the same parts, budget and layout
-as in the editor, with the workspace index when the file lies in a workspace.
+It runs the editor's completion pipeline (`hearth.completion.pipeline`): the same trigger
+shape, context parts, budget, layout, stops and postprocessing, with the workspace index when
+the file lies in a workspace.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hearth.completion.fim import fim_stops
+from hearth.completion.pipeline import CompletionOptions, CompletionPipeline, Plan
 from hearth.context.builder import ContextEngine, DocumentView
-from hearth.engine.backend import Backend, SamplingParams
-from hearth.engine.generate import Generation, GenerationRequest
+from hearth.engine.generate import Generation
 from hearth.engine.service import Engine, Role
 from hearth.errors import InputFileError, PositionError, UsageError
 
@@ -128,46 +128,38 @@ def complete_text(
     engine: Engine,
     prefix: str,
     suffix: str,
+    options: CompletionOptions,
     *,
-    max_tokens: int = 64,
-    time_budget_s: float | None = None,
-    sampling: SamplingParams | None = None,
     context: ContextEngine | None = None,
     relpath: str | None = None,
-    budget_tokens: int = 1536,
+    language: str | None = None,
 ) -> CompletionResult:
     """Complete between `prefix` and `suffix` with the engine's completion model.
 
-    `context` (with the workspace index) and `relpath` (the file's workspace path) add
-    cross-file context; without them the prompt holds the local windows only."""
+    The editor's pipeline, as an invoked request that takes its first suggestion: the same
+    shape rules, context, template, stops and postprocessing, so the command line and the
+    editor answer alike. `context` (with the workspace index) and `relpath` add cross-file
+    context; without them the prompt holds the local windows only."""
     t0 = time.perf_counter()
     backend = engine.load(Role.COMPLETION).result()
     t_load = time.perf_counter() - t0
     template = engine.fim_template(backend)
-    context = context or ContextEngine(None)
+    pipeline = CompletionPipeline(engine, context or ContextEngine(None), options)
     doc = DocumentView(
         prefix + suffix,
         prefix.count("\n"),
         len(prefix) - (prefix.rfind("\n") + 1),
         relpath,
+        language,
     )
-
-    def build(b: Backend) -> tuple[list[int], GenerationRequest]:
-        stops, stop_ids = fim_stops(b, template)
-        ctx = context.build(b, template, doc, budget_tokens=budget_tokens, max_tokens=max_tokens)
-        request = GenerationRequest(
-            max_tokens=max_tokens,
-            stop=stops,
-            stop_ids=stop_ids,
-            time_budget_s=time_budget_s,
-            sampling=sampling or SamplingParams(),
-        )
-        return ctx.tokens, request
-
-    gen = engine.submit(Role.COMPLETION, build).result()
+    plan = pipeline.plan(relpath or "untitled", doc, explicit=True)
+    if not isinstance(plan, Plan):  # an invoked request is never skipped or cached
+        raise PositionError(f"no completion here: {getattr(plan, 'reason', 'cached')}")
+    generations = [handle.future.result() for handle in pipeline.submit(plan, candidates=1)]
+    outcome = pipeline.finish(plan, generations)
     return CompletionResult(
-        text=gen.text,
-        generation=gen,
+        text=outcome.items[0] if outcome.items else "",
+        generation=generations[0],
         template=template.name,
         backend=backend.name,
         model=str(backend.model.path),

@@ -14,13 +14,19 @@ from typing import TYPE_CHECKING
 
 from hearth.completion.cache import SuggestionCache
 from hearth.completion.fim import fim_stops
-from hearth.completion.postprocess import CursorContext, detect_indent_unit, postprocess
+from hearth.completion.postprocess import (
+    CursorContext,
+    answer_end,
+    detect_indent_unit,
+    postprocess,
+)
 from hearth.completion.shape import CursorShape, cursor_shape
 from hearth.completion.triggers import TriggerInput, TriggerRules, skip_reason
 from hearth.context.builder import CompletionContext, ContextEngine, DocumentView
 from hearth.engine.backend import BACKGROUND_PREFILL_CHUNK, Backend, SamplingParams
 from hearth.engine.generate import Generation, GenerationRequest, StopReason
 from hearth.engine.service import Engine, PromptBuilder, Role
+from hearth.engine.templates import FimTemplate
 from hearth.engine.worker import JobHandle
 
 if TYPE_CHECKING:
@@ -31,19 +37,21 @@ log = logging.getLogger(__name__)
 INDENT_SAMPLE_LINES = 400  # lines around the cursor that decide the indentation style
 CONTEXT_TIME_S = 0.08  # optional context sources get this long before the prompt is built
 ALT_TEMPERATURE = 0.6  # extra candidates for an explicit request are sampled, not greedy
+FOLLOW_LINES = 2  # lines below the cursor that rank a prefix-only model's candidates
 
 
 @dataclass(frozen=True)
 class CompletionOptions:
     max_tokens: int = 64
     time_budget_s: float | None = 3.0
-    budget_tokens: int = 2048
+    budget_tokens: int = 1536
     multiline_mode: str = "auto"  # auto | always | never
     rules: TriggerRules = field(default_factory=TriggerRules)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     candidates: int = 3  # for explicit requests
     suffix_reuse_tokens: int = 64  # see engine/kv_reuse.py
     draft_tokens: int = 8  # see engine/draft.py
+    rank_branches: int = 3  # see engine/rank.py
 
     @classmethod
     def from_settings(cls, s: Settings) -> CompletionOptions:
@@ -59,6 +67,7 @@ class CompletionOptions:
             candidates=s.explicit_candidates,
             suffix_reuse_tokens=s.suffix_reuse_tokens,
             draft_tokens=s.draft_tokens,
+            rank_branches=s.rank_branches,
         )
 
 
@@ -97,6 +106,18 @@ class Outcome:
     @property
     def tokens_evaluated(self) -> int:
         return sum(g.n_evaluated for g in self.generations)
+
+
+def follow_lines(suffix: str, lines: int = FOLLOW_LINES) -> str:
+    """The suffix up to the end of its `lines`-th non-blank line after the cursor's line."""
+    parts = suffix.split("\n")
+    seen = 0
+    for i, part in enumerate(parts[1:], start=1):
+        if part.strip():
+            seen += 1
+            if seen == lines:
+                return "\n".join(parts[: i + 1])
+    return suffix if seen else ""
 
 
 class CompletionPipeline:
@@ -144,6 +165,16 @@ class CompletionPipeline:
         return Plan(uri, doc, prefix, suffix, shape, cursor, explicit)
 
     # -- step 2: the model -------------------------------------------------------------------
+    def _ranking(self, plan: Plan, template: FimTemplate, first: bool) -> tuple[int, str]:
+        """Branches and the text they are ranked by: for a prompt that cannot show the code
+        after the cursor, a single line (at the end of a line) with code below it."""
+        n = self.options.rank_branches
+        single = not plan.shape.multiline and not plan.cursor.line_after.strip()
+        if not first or n < 2 or template.uses_suffix or not single:
+            return 1, ""
+        follow = follow_lines(plan.suffix)
+        return (n, follow) if follow.strip() else (1, "")
+
     def _builder(self, plan: Plan, sampling: SamplingParams, first: bool) -> PromptBuilder:
         options = self.options
 
@@ -165,6 +196,7 @@ class CompletionPipeline:
             stops, stop_ids = fim_stops(backend, template)
             if not plan.shape.multiline:
                 stops = (*stops, "\n")
+            branches, follow = self._ranking(plan, template, first)
             request = GenerationRequest(
                 max_tokens=options.max_tokens,
                 stop=stops,
@@ -174,6 +206,9 @@ class CompletionPipeline:
                 prefill_chunk=BACKGROUND_PREFILL_CHUNK if plan.speculative else None,
                 tail_budget=options.suffix_reuse_tokens,
                 draft_tokens=options.draft_tokens,
+                stop_check=lambda text: answer_end(text, plan.cursor),
+                branches=branches,
+                follow=follow,
             )
             return plan.context.tokens, request
 

@@ -75,7 +75,7 @@ def stop_at_repetition(text: str, max_repeats: int = 2) -> str:
     return text
 
 
-def _indent_width(s: str, tab: int = 4) -> int:
+def indent_width(s: str, tab: int = 4) -> int:
     width = 0
     for ch in s:
         if ch == " ":
@@ -87,29 +87,63 @@ def _indent_width(s: str, tab: int = 4) -> int:
     return width
 
 
+def _block_width(ctx: CursorContext) -> int:
+    """The indentation of the cursor's block: the cursor line's, or the line above's when the
+    cursor sits at the start of an empty line."""
+    current = ctx.line_before
+    if current:
+        return indent_width(current)
+    prev = ctx.prefix.rstrip("\n").rpartition("\n")[2]
+    return indent_width(prev) if prev.strip() else 0
+
+
+def _dedent_line(lines: list[str], block: int) -> int | None:
+    """Index of the first line after the first that has code below the block's depth."""
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if line.strip() and indent_width(line) < block:
+            return i
+    return None
+
+
 def stop_at_dedent(text: str, ctx: CursorContext) -> str:
     """A block completion ends where a line dedents below the cursor's block.
 
-    The block's indentation is that of the cursor line (or of the line above when the cursor
-    line is blank so far); code at a lower indentation belongs to the enclosing scope, which
+    Code at a lower indentation than the cursor's block belongs to the enclosing scope, which
     the suffix already holds.
     """
     if "\n" not in text:
         return text
-    current = ctx.line_before
-    if current.strip():
-        block = _indent_width(current)
-    else:
-        block = _indent_width(current) if current else 0
-        if not current:
-            prev = ctx.prefix.rstrip("\n").rpartition("\n")[2]
-            block = _indent_width(prev) if prev.strip() else 0
     lines = text.split("\n")
-    for i in range(1, len(lines)):
-        line = lines[i]
-        if line.strip() and _indent_width(line) < block:
-            return "\n".join(lines[:i]).rstrip(" \t")
-    return text
+    i = _dedent_line(lines, _block_width(ctx))
+    return text if i is None else "\n".join(lines[:i]).rstrip(" \t")
+
+
+def answer_end(text: str, ctx: CursorContext) -> int | None:
+    """Where generating can stop because the rules below would cut the rest anyway: a line
+    that leaves the block, a finished line the suffix already has, a runaway repeat.
+
+    Called while the model writes, so a decided suggestion costs no more tokens.
+    """
+    if "\n" not in text:
+        return None
+    if not ctx.multiline:
+        return text.index("\n")
+    lines = text.split("\n")
+    following = _following(ctx)
+    if not ctx.line_after.strip() and (ctx.line_before + lines[0]).strip() in following:
+        return 0  # its first line is already below: nothing to suggest
+    cut = _dedent_line(lines, _block_width(ctx))
+    done = lines[:-1]  # the last line may still grow
+    for i in range(1, len(done) if cut is None else min(cut, len(done))):
+        line = done[i].strip()
+        repeated = i >= 2 and line and line == done[i - 1].strip() == done[i - 2].strip()
+        if line in following or repeated:
+            cut = i
+            break
+    if cut is None:
+        return None
+    return len("\n".join(lines[:cut]))
 
 
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -142,23 +176,35 @@ def _trim_line_overlap(head: str, before: str, after: str) -> str:
     return best if best != head.rstrip() else head
 
 
+SUFFIX_LINES_CHECKED = 3  # the suffix lines a suggestion must not write again
+
+
+def _following(ctx: CursorContext) -> list[str]:
+    lines = (ln.strip() for ln in ctx.suffix.split("\n")[1:])
+    return [ln for ln in lines if ln][:SUFFIX_LINES_CHECKED]
+
+
 def trim_suffix_overlap(text: str, ctx: CursorContext) -> str:
     """Drop what the suffix already has: closing characters and whole following lines.
 
     Covers the classic duplicated `)`/`]`/quote at the end of a suggestion (only when the
     line would otherwise be unbalanced, so `print(|)` + `f(x)` keeps its own parenthesis)
-    and a multi-line suggestion that runs into the code below the cursor.
+    and a suggestion that runs into the code below the cursor: it ends before the first line
+    that repeats one of the next lines of the suffix, and a suggestion whose first line
+    already stands below is no suggestion.
     """
     first, nl, rest = text.partition("\n")
     first = _trim_line_overlap(first, ctx.line_before, ctx.line_after)
     text = first + nl + rest
-    following = [ln.strip() for ln in ctx.suffix.split("\n")[1:] if ln.strip()]
-    if following and nl:
-        target = following[0]
-        lines = text.split("\n")
-        for i in range(1, len(lines)):
-            if lines[i].strip() == target:
-                return "\n".join(lines[:i]).rstrip(" \t\n")
+    following = _following(ctx)
+    if not following:
+        return text
+    if not ctx.line_after.strip() and (ctx.line_before + first).strip() in following:
+        return ""
+    lines = text.split("\n")
+    for i in range(1, len(lines)):
+        if lines[i].strip() in following:
+            return "\n".join(lines[:i]).rstrip(" \t\n")
     return text
 
 
@@ -176,10 +222,10 @@ def match_indentation(text: str, ctx: CursorContext) -> str:
             out.append(line)
             continue
         if unit == "\t":
-            width = _indent_width(ws)
+            width = indent_width(ws)
             new_ws = "\t" * (width // 4) + " " * (width % 4)
         else:
-            width = _indent_width(ws, tab=len(unit) or 4)
+            width = indent_width(ws, tab=len(unit) or 4)
             new_ws = " " * width
         out.append(new_ws + line[len(ws) :])
     return "\n".join(out)

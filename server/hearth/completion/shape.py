@@ -1,7 +1,10 @@
 """Single or multi-line, and whether the cursor sits in a comment or a string, from the syntax.
 
-An empty line or a block opener (`:` ending a Python header, `{`, `(`, `[`) invites a block;
-in the middle of a line only the rest of the line makes sense. Tree-sitter tells a `:` that
+An empty line or a block opener (`:` ending a Python header, `{`, `(`, `[`) invites a block,
+but only where the block is still open: when the code below the cursor continues at the
+cursor's depth (or deeper), the user is adding a line to a block that exists, and a block
+suggestion would collide with that code. In the middle of a line only the rest of the line
+makes sense. Tree-sitter tells a `:` that
 opens a block from one in a dict or a slice, and a `{` in code from one in a string. Only a
 window of lines around the cursor is parsed, so the cost does not grow with the file.
 """
@@ -11,6 +14,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from hearth.completion.postprocess import indent_width
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -55,6 +60,23 @@ def _text_shape(line_before: str, line_after: str, language: str | None) -> bool
     if tail.endswith(_OPENERS):
         return True
     return language == "python" and tail.endswith(":")
+
+
+def block_continues(lines: list[str], line: int, before: str) -> bool:
+    """Whether the next non-blank line below the cursor carries on the cursor's block.
+
+    On a blank line the block's depth is the cursor's indentation; after an opener (`:`,
+    `{`) at the end of a line the block is the body, deeper than that line. Nothing below,
+    or a line that dedents, leaves the block open for the suggestion to write.
+    """
+    current = indent_width(before)
+    opener = bool(before.strip())
+    for below in lines[line + 1 : line + 1 + WINDOW_AFTER * 5]:
+        if not below.strip():
+            continue
+        depth = indent_width(below.rstrip("\r"))
+        return depth > current if opener else depth >= current
+    return False
 
 
 def _parse_window(
@@ -116,6 +138,8 @@ def cursor_shape(
                 multiline = False
             elif tail.endswith(":") and leaf is not None and leaf.parent is not None:
                 multiline = leaf.parent.type not in _NOT_BLOCK_COLON
+    if multiline and not after.strip() and block_continues(lines, line, before):
+        multiline = False
     if mode == "always":
         multiline = True
     elif mode == "never":

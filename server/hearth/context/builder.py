@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hearth.context.budget import MIN_CROSS_TOKENS, Shares, greedy, stable_choice
-from hearth.context.layout import Rendered, as_comment, render, repo_tokens
+from hearth.context.layout import Rendered, render, repo_tokens
+from hearth.context.layout import laid_out as lay_out
 from hearth.context.local import (
     SUFFIX_MAX_LINES,
     Cursor,
@@ -43,7 +44,7 @@ from hearth.context.local import (
     scope_text,
     suffix_window,
 )
-from hearth.context.recent import RecentDocuments
+from hearth.context.recent import MIN_SIMILARITY, RecentDocuments
 from hearth.context.snippet import (
     CROSS_FILE_SOURCES,
     DEFINITION,
@@ -322,7 +323,7 @@ class ContextEngine:
             costs.clear()
 
         def laid_out(s: Snippet) -> str:
-            return f"{s.path}\n{s.text}" if use_repo else as_comment(s, comment or "#")
+            return lay_out(s, template, use_repo, comment or "#")
 
         def real_cost(s: Snippet) -> int:
             c = costs.get(s.key)
@@ -673,6 +674,8 @@ class ContextEngine:
             max_terms=SIMILAR_TERMS,
             match_terms=terms,
         )
+        # Relevance, not room, decides: a chunk that shares little with the cursor's code is
+        # noise that a small model copies (the same floor as similar windows of open files).
         return [
             Snippet(
                 SIMILAR,
@@ -683,4 +686,5 @@ class ContextEngine:
                 h.score * INDEX_SIMILAR_WEIGHT,
             )
             for h in hits
+            if h.score * INDEX_SIMILAR_WEIGHT >= MIN_SIMILARITY
         ]

@@ -51,6 +51,18 @@ RECEIVER_MEMBERS = 60
 CLASS_KINDS = frozenset({"class", "struct", "interface", "trait", "enum"})
 
 _COMMENT_LINE = re.compile(r"^\s*(?://|#|/\*\*?|\*|--)")
+# Prose around the code: docstrings, strings and comments. A word in them names no
+# definition the code uses (a docstring's "sample" fetched every `sample` in the workspace).
+_PROSE = re.compile(
+    r'"""[\s\S]*?(?:"""|$)|\'\'\'[\s\S]*?(?:\'\'\'|$)'
+    r'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
+    r"|(?<![\w$])#(?![\w\[!]).*|//.*|/\*[\s\S]*?(?:\*/|$)"
+)
+
+
+def code_only(text: str) -> str:
+    """`text` without its comments and string literals (a cheap lexer, for lookups only)."""
+    return _PROSE.sub(" ", text)
 
 
 class SourceLines:
@@ -167,8 +179,8 @@ def near_identifiers(lines: list[str], row: int, col: int) -> tuple[list[str], s
         [*lines[max(0, row - NEAR_LINES) : row], head[: len(head) - len(partial)]]
     )
     after_text = "\n".join([lines[row][col:], *lines[row + 1 : row + 4]])
-    before = list(reversed(identifiers(before_text)))
-    after = identifiers(after_text)
+    before = list(reversed(identifiers(code_only(before_text))))
+    after = identifiers(code_only(after_text))
     out: dict[str, None] = {}
     # Mostly what comes before the cursor; a little of what follows it.
     ai = 0

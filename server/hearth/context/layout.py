@@ -2,9 +2,13 @@
 
 Families with repository-level tokens (Qwen2.5-Coder `<|repo_name|>`/`<|file_sep|>`,
 StarCoder2 `<file_sep>`, CodeGemma `<|file_separator|>`) get each snippet as a file of its
-own; other families get the snippets as comments in the file's language, each under a header
-line with its path. Special tokens come from the vocab and user text is always tokenized as
-plain text, so code can never inject a control token.
+own, and so does a model without FIM tokens whose vocab has such a separator (SmolLM2 has
+`<file_sep>`). Other FIM families get the snippets as comments in the file's language, each
+under a comment with its path. A prefix-only model without a separator gets them as code
+under a path comment, then the current file under its own: the prompt reads like files laid
+end to end, which is what such a model has seen, and holds no header for it to copy (line
+ranges in a header were copied into suggestions). Special tokens come from the vocab and
+user text is always tokenized as plain text, so code can never inject a control token.
 """
 
 from __future__ import annotations
@@ -28,15 +32,41 @@ class Rendered:
     headers: list[str] = field(default_factory=list)  # per snippet: its text as laid out
 
 
+# File separators a model without FIM tokens may still know from its training data.
+KNOWN_FILE_SEPARATORS = ("<file_sep>", "<|file_sep|>", "<|file_separator|>")
+
+
+def file_separator(tok: Tokenizer, template: FimTemplate) -> str | None:
+    """The file separator token to lay snippets out as files with, if the vocab has one."""
+    extra: tuple[str, ...] = () if template.uses_suffix else KNOWN_FILE_SEPARATORS
+    for sep in (template.file_sep, *extra):
+        if sep and tok.special_token_id(sep) is not None:
+            return sep
+    return None
+
+
 def repo_tokens(tok: Tokenizer, template: FimTemplate) -> bool:
-    """Whether the model has the template's file separator as one token."""
-    return bool(template.file_sep) and tok.special_token_id(template.file_sep or "") is not None
+    """Whether snippets go into the prompt as files of their own."""
+    return file_separator(tok, template) is not None
 
 
 def as_comment(snippet: Snippet, comment: str) -> str:
     lines = snippet.text.rstrip("\n").split("\n")
-    head = f"{comment} {snippet.path} (lines {snippet.start_line + 1}-{snippet.end_line + 1})\n"
+    head = f"{comment} {snippet.path}\n"
     return head + "".join((f"{comment} {ln}" if ln.strip() else comment) + "\n" for ln in lines)
+
+
+def as_code(snippet: Snippet, comment: str) -> str:
+    return f"{comment} {snippet.path}\n{snippet.text.rstrip(chr(10))}\n\n"
+
+
+def laid_out(snippet: Snippet, template: FimTemplate, as_file: bool, comment: str) -> str:
+    """A snippet's text as the prompt holds it (the file separator token not included)."""
+    if as_file:
+        return f"{snippet.path}\n{snippet.text}"
+    if not template.uses_suffix:
+        return as_code(snippet, comment)
+    return as_comment(snippet, comment)
 
 
 def render(
@@ -54,7 +84,8 @@ def render(
     """Token ids for the whole prompt, and the tokens each part costs."""
     tok = cache.tokenizer
     # Without snippets the repository header would only cost tokens.
-    use_repo = repo_tokens(tok, template) and path is not None and bool(snippets)
+    sep = file_separator(tok, template)
+    use_repo = sep is not None and path is not None and bool(snippets)
     # (text or Special, owner) where owner is the part index, or -1 for template literals.
     n = len(snippets)
     segs: list[tuple[str | Special, int]] = []
@@ -65,12 +96,14 @@ def render(
         for i, s in enumerate(snippets):
             body = f"{s.path}\n{s.text}"
             bodies.append(body)
-            segs += [(Special(template.file_sep or ""), i), (body, i)]
-        segs += [(Special(template.file_sep or ""), -1), (f"{path}\n", -1)]
+            segs += [(Special(sep or ""), i), (body, i)]
+        segs += [(Special(sep or ""), -1), (f"{path}\n", -1)]
         lead: list[tuple[str | Special, int]] = []
     else:
-        bodies = [as_comment(s, comment) for s in snippets]
+        bodies = [laid_out(s, template, False, comment) for s in snippets]
         lead = [(b, i) for i, b in enumerate(bodies)]
+        if bodies and path is not None and not template.uses_suffix:
+            lead.append((f"{comment} {path}\n", -1))  # the current file, like the others
     for tseg in template.render(_PREFIX_MARK, _SUFFIX_MARK):
         if isinstance(tseg, Text) and tseg.text == _PREFIX_MARK:
             segs += [*lead, (scope, n), (prefix, n + 1)]

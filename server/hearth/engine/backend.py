@@ -384,6 +384,20 @@ class Backend(ABC):
         return that start plus the greedy choice after it (not yet in the context)."""
         raise NotImplementedError
 
+    @property
+    def can_score(self) -> bool:
+        """Whether `top_tokens` and `score` work (ranking candidates, see rank.py)."""
+        return False
+
+    def top_tokens(self, k: int) -> list[tuple[int, float]]:
+        """The `k` likeliest next tokens after the context, with log-probabilities."""
+        raise NotImplementedError
+
+    def score(self, keep: int, tokens: Sequence[int]) -> list[float]:
+        """Keep the context's first `keep` tokens, evaluate `tokens` after them in one batch
+        and return the log-probability of each token after the first, given those before."""
+        raise NotImplementedError
+
     @abstractmethod
     def _cached_tokens(self) -> Sequence[int]:
         """The tokens the context holds now."""

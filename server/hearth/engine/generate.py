@@ -42,6 +42,13 @@ class GenerationRequest:
     prefill_chunk: int | None = None  # smaller for background work (see backend.prefill)
     tail_budget: int = 0  # reuse a moved prompt tail (FIM suffix), see kv_reuse.py
     draft_tokens: int = 0  # most tokens guessed by prompt lookup per step, see draft.py
+    # Where the answer is already decided (the caller's shape rules): the text so far in,
+    # the length to keep out, or None to go on. Checked once the text has a newline.
+    stop_check: Callable[[str], int | None] | None = None
+    # Rank up to this many first-token branches by how likely `follow` (the code after the
+    # cursor, which a prefix-only prompt does not show) is after each; see rank.py.
+    branches: int = 1
+    follow: str = ""
     # Chat turns (role, content) for a remote backend's chat endpoint; the token prompt then
     # only measures the request (in-process backends never see this).
     messages: tuple[tuple[str, str], ...] = ()
@@ -225,6 +232,10 @@ def generate(
         text, ended = _end_of_answer(
             text + decoder.decode(backend.detokenize([token])), before, matcher, overtime_at
         )
+        if ended is None and request.stop_check is not None and "\n" in text:
+            cut = request.stop_check(text)
+            if cut is not None:
+                text, ended = text[: max(cut, emitted)], StopReason.STOP
         if ended is not None:
             reason = ended
             break

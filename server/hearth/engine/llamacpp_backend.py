@@ -62,6 +62,13 @@ def _route_native_logs(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
+def _log_softmax(logits: Any) -> Any:
+    import numpy as np
+
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
 def recent_native_errors() -> str:
     """The last llama.cpp lines mentioning an error, for a load failure's message."""
     lines = [ln for ln in _native_log if "error" in ln.lower() or "failed" in ln.lower()]
@@ -253,6 +260,33 @@ class LlamaCppBackend(Backend):
             llm._ctx.kv_cache_seq_rm(_MAIN, keep, -1)
         llm.n_tokens = keep
         return [*guess[:agreed], int(choices[agreed])]
+
+    @property
+    def can_score(self) -> bool:
+        return True
+
+    def top_tokens(self, k: int) -> list[tuple[int, float]]:
+        import numpy as np
+
+        llm = self._llm
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+        lp = _log_softmax(logits)
+        top = np.argpartition(-lp, k)[:k]
+        return sorted(((int(t), float(lp[t])) for t in top), key=lambda p: -p[1])
+
+    def score(self, keep: int, tokens: Sequence[int]) -> list[float]:
+        import numpy as np
+
+        llm = self._llm
+        self._keep_prefix(keep)
+        start = llm.n_tokens
+        batch = list(tokens)
+        llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start : start + len(batch)] = batch
+        llm.n_tokens = start + len(batch)
+        rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
+        return [float(_log_softmax(rows[i])[batch[i + 1]]) for i in range(len(batch) - 1)]
 
     def reset(self) -> None:
         self._forget_branch()

@@ -20,6 +20,7 @@ from pathlib import Path
 from hearth.engine.backend import BACKGROUND_PREFILL_CHUNK, Backend, LoadOptions
 from hearth.engine.generate import Generation, GenerationRequest, StopReason, generate
 from hearth.engine.loader import load_backend
+from hearth.engine.rank import generate_ranked, ranked
 from hearth.engine.templates import FimTemplate, detect_template, get_template, load_templates
 from hearth.engine.worker import InferenceWorker, JobControl, JobHandle, JobPreempted, Priority
 
@@ -86,14 +87,17 @@ class _GenerationJob:
         aside = not self.resumable and backend.checkpoint(self.prompt, request.max_tokens)
         gen: Generation | None = None
         try:
-            gen = generate(
-                backend,
-                self.prompt,
-                request,
-                should_stop=control.check,
-                on_text=self.on_text,
-                resume=done,
-            )
+            if not done and ranked(request, backend):  # preempted: it starts again
+                gen = generate_ranked(backend, self.prompt, request, should_stop=control.check)
+            else:
+                gen = generate(
+                    backend,
+                    self.prompt,
+                    replace(request, branches=1),
+                    should_stop=control.check,
+                    on_text=self.on_text,
+                    resume=done,
+                )
         finally:
             if aside:
                 stopped = gen is None or gen.stop_reason in (
