@@ -268,6 +268,50 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(func=cmd_bench_latency)
     q = bsub.add_parser(
+        "quality",
+        help="completion quality scored by execution (HumanEval infilling) vs a naive baseline",
+        description="For every N-th HumanEval infilling task, asks a fresh `hearth serve` for "
+        "a suggestion where the user pressed Enter at the hole, runs the completed program "
+        "against the task's tests, and scores the same model continuing the prefix with no "
+        "context (naive) the same way: pass@1, exact match, empty answers, suffix repeats, "
+        "template text, latency and its ratio to the raw cost of the same tokens.",
+    )
+    q.add_argument("--model", required=True, metavar="PATH|NAME", help="model file or name")
+    q.add_argument("--backend", choices=("auto", "llamacpp", "ctransformers"), default="auto")
+    q.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: auto)")
+    q.add_argument(
+        "--tasks", choices=("single", "multi", "both"), default="single", help="task set"
+    )
+    q.add_argument("--every", type=int, default=20, metavar="N", help="every N-th task")
+    q.add_argument("--limit", type=int, metavar="K", help="at most K tasks per set")
+    q.add_argument("--data", metavar="DIR", help="benchmark folder (default: ../shared/benchmarks)")
+    q.add_argument(
+        "--trigger",
+        choices=("auto", "invoked"),
+        default="auto",
+        help="inlineCompletion trigger kind: automatic (typing) or invoked (explicit)",
+    )
+    q.add_argument(
+        "--set",
+        "--set-option",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for each session, as in hearth.toml (VALUE read as JSON, else as "
+        "text), e.g. --set contextBudgetTokens=512; repeatable",
+    )
+    q.add_argument(
+        "--repo",
+        metavar="PATH",
+        help="instead: on this source tree, hide lines that use names from other files and "
+        "compare exact match and edit similarity at the default and a 64-token context budget",
+    )
+    q.add_argument("--points", type=int, default=30, metavar="N", help="lines with --repo")
+    q.add_argument("--records", metavar="FILE", help="also write one JSON line per task")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(func=cmd_bench_quality)
+    q = bsub.add_parser(
         "synth",
         help="write a random-weight model with a real shape and tokenizer, for benchmarks",
     )
@@ -640,15 +684,7 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
         )
         print(json.dumps(both, indent=2) if args.json else format_http_report(both))
         return 0
-    extra: dict[str, object] = {}
-    for item in args.set:
-        name, eq, raw = item.partition("=")
-        if not eq or not name.strip():
-            raise ConfigError(f"--set {item!r}: expected NAME=VALUE", "e.g. --set warmup=false")
-        try:
-            extra[name.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            extra[name.strip()] = raw
+    extra = _set_options(args.set)
     if args.context_budget:
         extra["contextBudgetTokens"] = args.context_budget
     Settings().merged(extra, "--set")  # a typo fails here, not as a server that ignores all
@@ -664,6 +700,87 @@ def cmd_bench_latency(args: argparse.Namespace) -> int:
         records_to=Path(args.records) if args.records else None,
     )
     print(json.dumps(report, indent=2) if args.json else format_latency_report(report))
+    return 0
+
+
+def _set_options(items: list[str]) -> dict[str, object]:
+    """`--set NAME=VALUE` flags as session settings (VALUE read as JSON, else as text)."""
+    from hearth.errors import ConfigError
+
+    extra: dict[str, object] = {}
+    for item in items:
+        name, eq, raw = item.partition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE", "e.g. --set warmup=false")
+        try:
+            extra[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            extra[name.strip()] = raw
+    return extra
+
+
+def _bench_quality_repo(args: argparse.Namespace, extra: dict[str, object]) -> int:
+    from hearth.bench.quality_bench import format_repo_report, run_repo_quality_bench
+    from hearth.engine.registry import resolve_model_ref
+    from hearth.errors import UsageError
+
+    repo = Path(args.repo).expanduser()
+    if not repo.is_dir():
+        raise UsageError(f"--repo {repo}: not a folder", "pass the root of a source tree")
+    report = run_repo_quality_bench(
+        resolve_model_ref(args.model),
+        repo,
+        points=args.points,
+        backend=args.backend,
+        threads=args.threads,
+        trigger=args.trigger,
+        extra_options=extra,
+        records_to=Path(args.records) if args.records else None,
+        progress=lambda m: print(f"hearth bench: {m}", file=sys.stderr, flush=True),
+    )
+    print(json.dumps(report, indent=2) if args.json else format_repo_report(report))
+    return 0
+
+
+def cmd_bench_quality(args: argparse.Namespace) -> int:
+    from hearth.bench.quality_bench import (
+        SET_FILES,
+        default_data_dir,
+        format_quality_report,
+        run_quality_bench,
+    )
+    from hearth.engine.registry import resolve_model_ref
+    from hearth.errors import UsageError
+    from hearth.settings import Settings
+
+    extra = _set_options(args.set)
+    Settings().merged(extra, "--set")  # a typo fails here, not as a server that ignores all
+    if args.repo:
+        return _bench_quality_repo(args, extra)
+    data = Path(args.data).expanduser() if args.data else default_data_dir()
+    sets = ("single", "multi") if args.tasks == "both" else (args.tasks,)
+    missing = [s for s in sets if not (data / SET_FILES[s]).is_file()]
+    if missing:
+        raise UsageError(
+            f"no benchmark data in {data} ({', '.join(SET_FILES[s] for s in missing)})",
+            "pass --data DIR, the folder holding the HumanEval infilling .jsonl.gz files",
+        )
+    if args.every < 1 or (args.limit is not None and args.limit < 1):
+        raise UsageError("--every and --limit take positive numbers")
+    report = run_quality_bench(
+        resolve_model_ref(args.model),
+        sets=sets,
+        every=args.every,
+        limit=args.limit,
+        data_dir=data,
+        backend=args.backend,
+        threads=args.threads,
+        trigger=args.trigger,
+        extra_options=extra,
+        records_to=Path(args.records) if args.records else None,
+        progress=lambda m: print(f"hearth bench: {m}", file=sys.stderr, flush=True),
+    )
+    print(json.dumps(report, indent=2) if args.json else format_quality_report(report))
     return 0
 
 
