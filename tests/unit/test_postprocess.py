@@ -11,6 +11,9 @@ from hearth.completion.postprocess import (
     cut_at_undecodable,
     detect_indent_unit,
     postprocess,
+    postprocess_steps,
+    skip_leading_blank_lines,
+    stop_after_exit,
     stop_at_dedent,
     stop_at_repetition,
     strip_special_tokens,
@@ -71,13 +74,23 @@ def test_no_line_of_the_suffix_is_written_again() -> None:
     [
         ("x = ", "\n", False, "1\nprint(x)", "1"),
         ("def f():\n    ", "\n", True, "a = 1\n    return a\nprint(", "a = 1\n    return a"),
-        ("def f():\n    ", "\n", True, "a = 1\n    return a\n", None),  # may go on
+        ("def f():\n    ", "\n", True, "a = 1\n    b = a\n", None),  # may go on
+        ("def f():\n    ", "\n", True, "a = 1\n    return a\n", "a = 1\n    return a"),
         ("def f():\n    ", "\n", True, "a = 1\n    b", None),
         ("def f():\n    ", "\n    return a\n", True, "a = 1\n    return a\n", "a = 1"),
         ("def f():\n    ", "\n    return a\n", True, "return a\n", ""),
         ("def f():\n    ", "\n", True, "a()\n    a()\n    a()\n    a(", "a()\n    a()"),
     ],
-    ids=["single-line", "dedent", "open", "open-line", "suffix-line", "first-is-below", "repeat"],
+    ids=[
+        "single-line",
+        "dedent",
+        "open",
+        "return",
+        "open-line",
+        "suffix-line",
+        "first-is-below",
+        "repeat",
+    ],
 )
 def test_answer_end_stops_generating_once_decided(
     prefix: str, suffix: str, multiline: bool, raw: str, kept: str | None
@@ -141,3 +154,57 @@ def test_cut_at_undecodable_bytes() -> None:
     assert cut_at_undecodable("total = 0\ufffdclas\ufffd") == "total = 0"
     assert cut_at_undecodable("plain") == "plain"
     assert postprocess("\ufffdclasd", ctx("x = ")) == ""
+
+
+def test_steps_name_the_rules_that_changed_the_text() -> None:
+    c = ctx("def f(x):\n    ", "\n    return y\n")
+    text, rules = postprocess_steps("y = x<|endoftext|>", c, ["<|endoftext|>"])
+    assert (text, rules) == ("y = x", ["special_tokens"])
+    text, rules = postprocess_steps("y = x\n    return y", c)
+    assert text == "y = x" and rules == ["suffix_overlap"]
+    assert postprocess_steps("y = x", c) == ("y = x", [])
+
+
+@pytest.mark.parametrize(
+    ("before", "raw", "want"),
+    [
+        ("    ", "\n    a = 1\n    return a", "a = 1\n    return a"),
+        ("    ", "\n\n        deeper()", "    deeper()"),  # keeps its own depth
+        ("    ", "a = 1", "a = 1"),
+        ("    x = ", "\n    1", "\n    1"),  # code before the cursor: not an empty line
+    ],
+    ids=["blank-first-line", "blank-lines", "no-blank", "not-empty-line"],
+)
+def test_skip_leading_blank_lines(before: str, raw: str, want: str) -> None:
+    assert skip_leading_blank_lines(raw, ctx("def f():\n" + before, "\n")) == want
+
+
+@pytest.mark.parametrize(
+    ("prefix", "raw", "want"),
+    [
+        ("def f(x):\n    ", "return x\n\n    # print(f(1))\n    # print(f(2))", "return x"),
+        ("def f(x):\n    ", "y = x\n    return y\n    print(y)", "y = x\n    return y"),
+        (
+            "def f(x):\n    ",
+            "if x:\n        return 1\n    return 2",
+            "if x:\n        return 1\n    return 2",
+        ),
+        (
+            "def f(x):\n    ",
+            "return (\n        x\n    )\n    z",
+            "return (\n        x\n    )\n    z",
+        ),
+        ("for a in b:\n    ", "if a:\n        break\n    c()", "if a:\n        break\n    c()"),
+    ],
+    ids=["return-then-junk", "return-last", "nested-return-kept", "open-bracket", "nested-break"],
+)
+def test_stop_after_exit(prefix: str, raw: str, want: str) -> None:
+    assert stop_after_exit(raw, ctx(prefix)) == want
+
+
+def test_answer_end_stops_after_a_return_at_the_block_depth() -> None:
+    c = ctx("def f(x):\n    ", "\n")
+    raw = "y = x\n    return y\n"
+    cut = answer_end(raw, c)
+    assert cut is not None and raw[:cut] == "y = x\n    return y"
+    assert answer_end("if x:\n        return 1\n", c) is None  # a nested return goes on

@@ -36,7 +36,7 @@ def test_defaults() -> None:
     assert s.index_secret_patterns == ()
     assert s.index_dir is None
     assert Settings.keys()[0] == "model"
-    assert len(Settings.keys()) == 52
+    assert len(Settings.keys()) == 53
     # the shared inference server (backend = "http"): loopback, no remote, no key file
     assert s.server_url == "http://127.0.0.1:8080"
     assert s.allow_remote is False

@@ -18,7 +18,7 @@ from hearth.completion.postprocess import (
     CursorContext,
     answer_end,
     detect_indent_unit,
-    postprocess,
+    postprocess_steps,
 )
 from hearth.completion.shape import CursorShape, cursor_shape
 from hearth.completion.triggers import TriggerInput, TriggerRules, skip_reason
@@ -52,6 +52,7 @@ class CompletionOptions:
     suffix_reuse_tokens: int = 64  # see engine/kv_reuse.py
     draft_tokens: int = 8  # see engine/draft.py
     rank_branches: int = 3  # see engine/rank.py
+    rank_while_typing: bool = False
 
     @classmethod
     def from_settings(cls, s: Settings) -> CompletionOptions:
@@ -68,6 +69,7 @@ class CompletionOptions:
             suffix_reuse_tokens=s.suffix_reuse_tokens,
             draft_tokens=s.draft_tokens,
             rank_branches=s.rank_branches,
+            rank_while_typing=s.rank_while_typing,
         )
 
 
@@ -102,6 +104,7 @@ class Cached:
 class Outcome:
     items: tuple[str, ...]
     generations: list[Generation]
+    rules: list[list[str]] = field(default_factory=list)  # per generation: rules that cut it
 
     @property
     def tokens_evaluated(self) -> int:
@@ -166,11 +169,14 @@ class CompletionPipeline:
 
     # -- step 2: the model -------------------------------------------------------------------
     def _ranking(self, plan: Plan, template: FimTemplate, first: bool) -> tuple[int, str]:
-        """Branches and the text they are ranked by: for a prompt that cannot show the code
-        after the cursor, a single line (at the end of a line) with code below it."""
+        """Branches and the text they are ranked by, for a prompt that cannot show the code
+        after the cursor: one line (at the end of a line) with code below it, when asked for
+        or, where the setting says so, while typing. Not a block: the code after a block
+        dedents, which an empty or unfinished block fits best."""
         n = self.options.rank_branches
         single = not plan.shape.multiline and not plan.cursor.line_after.strip()
-        if not first or n < 2 or template.uses_suffix or not single:
+        wanted = plan.explicit or self.options.rank_while_typing
+        if not first or n < 2 or template.uses_suffix or not single or not wanted:
             return 1, ""
         follow = follow_lines(plan.suffix)
         return (n, follow) if follow.strip() else (1, "")
@@ -194,7 +200,7 @@ class CompletionPipeline:
                 )
                 plan.specials = tuple(template.stop) + tuple(template.required)
             stops, stop_ids = fim_stops(backend, template)
-            if not plan.shape.multiline:
+            if not plan.shape.multiline and backend.remote:  # in process: answer_end says
                 stops = (*stops, "\n")
             branches, follow = self._ranking(plan, template, first)
             request = GenerationRequest(
@@ -205,7 +211,10 @@ class CompletionPipeline:
                 sampling=sampling,
                 prefill_chunk=BACKGROUND_PREFILL_CHUNK if plan.speculative else None,
                 tail_budget=options.suffix_reuse_tokens,
-                draft_tokens=options.draft_tokens,
+                # Asked for, the answer is exact greedy decoding: a batch of checked guesses
+                # computes its logits slightly differently from one-token steps, which flips
+                # near-ties (the README sample's last line); typing keeps the speed.
+                draft_tokens=0 if plan.explicit else options.draft_tokens,
                 stop_check=lambda text: answer_end(text, plan.cursor),
                 branches=branches,
                 follow=follow,
@@ -238,16 +247,18 @@ class CompletionPipeline:
     # -- step 3: clean up --------------------------------------------------------------------
     def finish(self, plan: Plan, generations: list[Generation]) -> Outcome:
         items: list[str] = []
+        rules: list[list[str]] = []
         for gen in generations:
             if gen.stop_reason is StopReason.CANCELLED:
                 continue
             text = gen.text
             if gen.stop_reason is StopReason.TIME and plan.shape.multiline and "\n" in text:
                 text = text[: text.rfind("\n")]  # out of time: end at the last whole line
-            text = postprocess(text, plan.cursor, plan.specials)
+            text, changed = postprocess_steps(text, plan.cursor, plan.specials)
+            rules.append(changed)
             if text and text not in items:
                 items.append(text)
-        outcome = Outcome(tuple(items), generations)
+        outcome = Outcome(tuple(items), generations, rules)
         if items:
             self.cache.put(plan.uri, plan.prefix, plan.suffix, outcome.items)
         return outcome

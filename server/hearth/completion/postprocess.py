@@ -8,7 +8,7 @@ Every rule takes the text and what it needs of the document, and returns the new
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 _LEADING_WS = re.compile(r"^[ \t]*")
@@ -52,6 +52,21 @@ def cut_at_undecodable(text: str) -> str:
 
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def skip_leading_blank_lines(text: str, ctx: CursorContext) -> str:
+    """On an empty line, a suggestion that starts with blank lines starts at its code: the
+    cursor line is where that code goes, already indented (the cursor's indentation is
+    taken off the first line)."""
+    if ctx.line_before.strip() or ctx.line_after.strip() or not text.startswith("\n"):
+        return text
+    lines = text.split("\n")
+    while len(lines) > 1 and not lines[0].strip():
+        lines.pop(0)
+    head = lines[0]
+    indent = ctx.line_before
+    lines[0] = head[len(indent) :] if head.startswith(indent) else head.lstrip(" \t")
+    return "\n".join(lines)
 
 
 def single_line(text: str, ctx: CursorContext) -> str:
@@ -119,6 +134,32 @@ def stop_at_dedent(text: str, ctx: CursorContext) -> str:
     return text if i is None else "\n".join(lines[:i]).rstrip(" \t")
 
 
+_EXIT = re.compile(r"(return|raise|break|continue|throw)\b")
+
+
+def _exit_line(lines: list[str], ctx: CursorContext) -> int | None:
+    """Index of the first whole statement at the block's own depth that leaves the block
+    (`return`, `raise`, ...): what follows it there is dead code, or the next block."""
+    block = _block_width(ctx)
+    for i, line in enumerate(lines):
+        full = ctx.line_before + line if i == 0 else line
+        if i > 0 and indent_width(line) != block:
+            continue
+        if _EXIT.match(full.strip()) and _imbalance(full) == 0:
+            return i
+    return None
+
+
+def stop_after_exit(text: str, ctx: CursorContext) -> str:
+    """A block suggestion ends with a statement that leaves the block (the model at the end
+    of a file wrote `return result` and then commented-out prints up to its token limit)."""
+    if not ctx.multiline or "\n" not in text:
+        return text
+    lines = text.split("\n")
+    i = _exit_line(lines, ctx)
+    return text if i is None else "\n".join(lines[: i + 1])
+
+
 def answer_end(text: str, ctx: CursorContext) -> int | None:
     """Where generating can stop because the rules below would cut the rest anyway: a line
     that leaves the block, a finished line the suffix already has, a runaway repeat.
@@ -127,14 +168,19 @@ def answer_end(text: str, ctx: CursorContext) -> int | None:
     """
     if "\n" not in text:
         return None
-    if not ctx.multiline:
-        return text.index("\n")
+    if not ctx.multiline:  # the first line with code ends it (blank lines before it are skipped)
+        code = len(text) - len(text.lstrip())
+        end = text.find("\n", code)
+        return None if code == len(text) or end == -1 else end
     lines = text.split("\n")
     following = _following(ctx)
     if not ctx.line_after.strip() and (ctx.line_before + lines[0]).strip() in following:
         return 0  # its first line is already below: nothing to suggest
     cut = _dedent_line(lines, _block_width(ctx))
     done = lines[:-1]  # the last line may still grow
+    exit_at = _exit_line(done, ctx)
+    if exit_at is not None and (cut is None or exit_at + 1 < cut):
+        cut = exit_at + 1
     for i in range(1, len(done) if cut is None else min(cut, len(done))):
         line = done[i].strip()
         repeated = i >= 2 and line and line == done[i - 1].strip() == done[i - 2].strip()
@@ -244,19 +290,37 @@ def to_document_newlines(text: str, ctx: CursorContext) -> str:
     return text.replace("\n", "\r\n") if ctx.crlf else text
 
 
+def postprocess_steps(
+    text: str, ctx: CursorContext, specials: Sequence[str] = ()
+) -> tuple[str, list[str]]:
+    """All rules in order, and the names of those that changed the text (for records)."""
+    steps: list[tuple[str, Callable[[str], str]]] = [
+        ("special_tokens", lambda t: strip_special_tokens(t, specials)),
+        ("undecodable", cut_at_undecodable),
+        ("newlines", normalize_newlines),
+        ("leading_blank_lines", lambda t: skip_leading_blank_lines(t, ctx)),
+        ("single_line", lambda t: single_line(t, ctx)),
+        ("repetition", stop_at_repetition),
+        ("dedent", lambda t: stop_at_dedent(t, ctx)),
+        ("exit", lambda t: stop_after_exit(t, ctx)),
+        ("suffix_overlap", lambda t: trim_suffix_overlap(t, ctx)),
+        ("indentation", lambda t: match_indentation(t, ctx)),
+        ("trailing_whitespace", trim_trailing_whitespace),
+        ("whitespace_only", drop_whitespace_only),
+        ("document_newlines", lambda t: to_document_newlines(t, ctx)),
+    ]
+    changed = []
+    for name, rule in steps:
+        new = rule(text)
+        if new != text:
+            changed.append(name)
+        text = new
+    return text, changed
+
+
 def postprocess(text: str, ctx: CursorContext, specials: Sequence[str] = ()) -> str:
     """All rules in order; an empty string means "no suggestion here"."""
-    text = strip_special_tokens(text, specials)
-    text = cut_at_undecodable(text)
-    text = normalize_newlines(text)
-    text = single_line(text, ctx)
-    text = stop_at_repetition(text)
-    text = stop_at_dedent(text, ctx)
-    text = trim_suffix_overlap(text, ctx)
-    text = match_indentation(text, ctx)
-    text = trim_trailing_whitespace(text)
-    text = drop_whitespace_only(text)
-    return to_document_newlines(text, ctx)
+    return postprocess_steps(text, ctx, specials)[0]
 
 
 def detect_indent_unit(text: str) -> str:

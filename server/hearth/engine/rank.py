@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -44,34 +45,50 @@ def generate_ranked(
 ) -> Generation:
     """The best of up to `request.branches` greedy continuations, by how likely
     `request.follow` (the text after the cursor) is after each; `generate` when unsure."""
-    plain = replace(request, branches=1, follow="")
+    # A moved FIM tail has no place here (the prompt has no suffix), and the scoring batches
+    # leave the context past the prompt in a state only a plain prefill should judge.
+    plain = replace(request, branches=1, follow="", tail_budget=0)
     first = generate(backend, prompt, replace(plain, max_tokens=0), should_stop=should_stop)
     if first.stop_reason in (StopReason.CANCELLED, StopReason.PREEMPTED) or not prompt:
         return replace(first, tokens=[], text="")
     firsts = _first_tokens(backend, request.branches)
-    if len(firsts) < 2:
-        return _merged(first, generate(backend, prompt, plain, should_stop=should_stop))
-    follow = backend.tokenize(request.follow)
-    gens: list[tuple[Generation, list[int]]] = []
+    if not firsts:  # the likeliest next token ends the text
+        return replace(first, stop_reason=StopReason.EOS)
+    if len(firsts) < 2:  # sure of its start: the greedy answer, decoded as greedy decodes it
+        return _merged(first, _branch(backend, prompt, firsts[0][0], plain, should_stop))
+    gens: list[Generation] = []
     for token, _lp in firsts:
-        head = _text(backend, token)
-        if "\n" in head:  # the line ends at once: nothing more to generate
-            gen = Generation(head, StopReason.STOP, [], 0, 0, 0, 0.0, 0.0)
-        else:
-            branch = replace(plain, stop_check=_shifted(plain.stop_check, head))
-            gen = generate(backend, [*prompt, token], branch, should_stop=should_stop)
+        gen = _branch(backend, prompt, token, plain, should_stop)
         if gen.stop_reason in (StopReason.CANCELLED, StopReason.PREEMPTED):
             return replace(_merged(first, gen), tokens=[], text="")
-        text = (head + gen.text).split("\n", 1)[0] if "\n" in head else head + gen.text
-        done = replace(gen, text=text, tokens=[token, *gen.tokens])
-        gens.append((done, _tokens_of(backend, text)))
-    best = max(range(len(gens)), key=lambda i: _score(backend, prompt, gens[i][1], follow))
-    chosen = gens[best][0]
-    total = _merged(first, chosen)
-    total.decode_s = sum(g.decode_s + g.prefill_s for g, _ in gens)
-    total.n_evaluated = first.n_evaluated + sum(g.n_evaluated + len(g.tokens) for g, _ in gens)
-    log.debug("ranked %d branches, chose #%d", len(gens), best)
+        gens.append(gen)
+    t0 = time.perf_counter()
+    follow = backend.tokenize(request.follow)
+    candidates = [_tokens_of(backend, g.text) for g in gens]
+    scores = [_score(backend, prompt, c, follow) for c in candidates]
+    best = max(range(len(gens)), key=lambda i: scores[i])
+    total = _merged(first, gens[best])
+    total.decode_s = sum(g.decode_s + g.prefill_s for g in gens) + time.perf_counter() - t0
+    scored = sum(len(c) + len(follow) + 1 for c in candidates)
+    total.n_evaluated = first.n_evaluated + sum(g.n_evaluated for g in gens) + scored
+    log.debug("ranked %d branches by the suffix, chose #%d (%s)", len(gens), best, scores)
     return total
+
+
+def _branch(
+    backend: Backend,
+    prompt: Sequence[int],
+    token: int,
+    request: GenerationRequest,
+    should_stop: Callable[[], StopReason | None] | None,
+) -> Generation:
+    """The greedy continuation after the forced first `token`, its text included."""
+    head = _text(backend, token)
+    if "\n" in head:  # the line ends at once: nothing more to generate
+        return Generation(head.split("\n", 1)[0], StopReason.STOP, [token], 0, 0, 0, 0.0, 0.0)
+    branch = replace(request, stop_check=_shifted(request.stop_check, head))
+    gen = generate(backend, [*prompt, token], branch, should_stop=should_stop)
+    return replace(gen, text=head + gen.text, tokens=[token, *gen.tokens])
 
 
 def _shifted(

@@ -417,6 +417,9 @@ class CompletionFeature:
                 queue_ms=round(g.queue_s * 1000, 2),
                 build_ms=round(g.build_s * 1000, 2),
                 stop=g.stop_reason.value,
+                # What the model wrote and the postprocess rules that changed it (benchmarks).
+                raw_text=g.text,
+                rules=outcome.rules[0] if outcome.rules else [],
             )
         if not gens or all(g.stop_reason is StopReason.CANCELLED for g in gens):
             record["source"] = "superseded"

@@ -17,6 +17,7 @@ export const SERVER_SETTINGS: readonly SettingSpec[] = [
   { key: "suffixReuseTokens", name: "suffix_reuse_tokens", type: "integer", nullable: false },
   { key: "draftTokens", name: "draft_tokens", type: "integer", nullable: false },
   { key: "rankBranches", name: "rank_branches", type: "integer", nullable: false },
+  { key: "rankWhileTyping", name: "rank_while_typing", type: "boolean", nullable: false },
   { key: "temperature", name: "temperature", type: "number", nullable: false },
   { key: "topP", name: "top_p", type: "number", nullable: false },
   { key: "topK", name: "top_k", type: "integer", nullable: false },
