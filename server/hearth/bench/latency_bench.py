@@ -202,6 +202,23 @@ async def _session(
     return {"samples": samples, "engine": stats["engine"]}
 
 
+def raw_cold_ms(b: Any, source: list[int], n_prompt: int, n_generated: int) -> float:
+    """Milliseconds for a cold prefill of the first `n_prompt` tokens of `source` (at least
+    that long) and `n_generated` greedy decodes: the median of RAW_COLD_RUNS runs."""
+    from hearth.engine.backend import SamplingParams
+
+    runs = []
+    for _ in range(RAW_COLD_RUNS):
+        b.reset()
+        t0 = time.perf_counter()
+        b.prefill(source[:n_prompt])
+        b.start_sampling(SamplingParams())
+        for _ in range(n_generated):
+            b.accept(b.sample())
+        runs.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(runs)
+
+
 def _raw_reference(
     model: Path,
     backend: str,
@@ -232,18 +249,7 @@ def _raw_reference(
         source = b.tokenize(text)
         while len(source) < max((n for n, _ in cold), default=0):
             source += source
-        cold_ms = []
-        for n_prompt, n_gen in cold:
-            runs = []
-            for _ in range(RAW_COLD_RUNS):
-                b.reset()
-                t0 = time.perf_counter()
-                b.prefill(source[:n_prompt])
-                b.start_sampling(SamplingParams())
-                for _ in range(n_gen):
-                    b.accept(b.sample())
-                runs.append((time.perf_counter() - t0) * 1000)
-            cold_ms.append(statistics.median(runs))
+        cold_ms = [raw_cold_ms(b, source, n_prompt, n_gen) for n_prompt, n_gen in cold]
         return {"decode_ms_per_token": per_token * 1000, "cold_ms": cold_ms}
     finally:
         b.close()

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hearth.bench.latency_bench import RAW_COLD_RUNS
+from hearth.bench.latency_bench import raw_cold_ms
 from hearth.completion.stats import percentile
 
 if TYPE_CHECKING:
@@ -483,22 +483,10 @@ class InProcessModel:
     def raw_ms(self, text: str, n_prompt: int, n_generated: int) -> float:
         """A cold prefill of `n_prompt` tokens of `text` plus `n_generated` decodes (median
         of a few runs: one run varies by tens of percent on a shared machine)."""
-        from hearth.engine.backend import SamplingParams
-
-        b = self.backend
         source = self._prompt(text) or [0]
         while len(source) < n_prompt:
             source += source
-        runs = []
-        for _ in range(RAW_COLD_RUNS):
-            b.reset()
-            t0 = time.perf_counter()
-            b.prefill(source[:n_prompt])
-            b.start_sampling(SamplingParams())
-            for _ in range(n_generated):
-                b.accept(b.sample())
-            runs.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(runs)
+        return raw_cold_ms(self.backend, source, n_prompt, n_generated)
 
 
 # -- one task, both columns -------------------------------------------------------------------
