@@ -396,8 +396,11 @@ def test_file_text_never_becomes_control_tokens_in_prompts(
         budget_tokens=3000,
         max_tokens=64,
     )
-    assert "<|fim_middle|>" in ctx.prompt_text.replace("<|fim_middle|>", "", 1)  # poison in
     fim = [control[t] for t in ctx.tokens if t in control]
+    # Poison in: the prompt's text spells more of Qwen's control tokens than the prompt has
+    # (the cross-file parts are chosen by relevance, so which poisoned file comes in varies).
+    spelled_in_prompt = sum(ctx.prompt_text.count(t) for t in set(control.values()))
+    assert spelled_in_prompt > len(fim)
     assert fim.count("<|fim_prefix|>") == fim.count("<|fim_suffix|>") == 1
     assert fim.count("<|fim_middle|>") == 1 and fim[-1] == "<|fim_middle|>"
     assert not {"<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|fim_pad|>"} & set(fim)
