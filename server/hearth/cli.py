@@ -719,6 +719,18 @@ def _set_options(items: list[str]) -> dict[str, object]:
     return extra
 
 
+def _quality_run_options(args: argparse.Namespace, extra: dict[str, object]) -> dict[str, Any]:
+    """What both modes of `bench quality` take from the command line alike."""
+    return {
+        "backend": args.backend,
+        "threads": args.threads,
+        "trigger": args.trigger,
+        "extra_options": extra,
+        "records_to": Path(args.records) if args.records else None,
+        "progress": lambda m: print(f"hearth bench: {m}", file=sys.stderr, flush=True),
+    }
+
+
 def _bench_quality_repo(args: argparse.Namespace, extra: dict[str, object]) -> int:
     from hearth.bench.quality_bench import format_repo_report, run_repo_quality_bench
     from hearth.engine.registry import resolve_model_ref
@@ -731,12 +743,7 @@ def _bench_quality_repo(args: argparse.Namespace, extra: dict[str, object]) -> i
         resolve_model_ref(args.model),
         repo,
         points=args.points,
-        backend=args.backend,
-        threads=args.threads,
-        trigger=args.trigger,
-        extra_options=extra,
-        records_to=Path(args.records) if args.records else None,
-        progress=lambda m: print(f"hearth bench: {m}", file=sys.stderr, flush=True),
+        **_quality_run_options(args, extra),
     )
     print(json.dumps(report, indent=2) if args.json else format_repo_report(report))
     return 0
@@ -773,12 +780,7 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         every=args.every,
         limit=args.limit,
         data_dir=data,
-        backend=args.backend,
-        threads=args.threads,
-        trigger=args.trigger,
-        extra_options=extra,
-        records_to=Path(args.records) if args.records else None,
-        progress=lambda m: print(f"hearth bench: {m}", file=sys.stderr, flush=True),
+        **_quality_run_options(args, extra),
     )
     print(json.dumps(report, indent=2) if args.json else format_quality_report(report))
     return 0

@@ -117,18 +117,22 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 @needs_data
-def test_quality_bench_reports_both_columns(qwen_bpe_model: Path, tmp_path: Path) -> None:
-    records = tmp_path / "records.jsonl"
-    args = ["--model", str(qwen_bpe_model), "--threads", "2", "--tasks", "both"]
-    args += ["--every", "400", "--limit", "1", "--json", "--records", str(records)]
-    args += ["--set", "contextBudgetTokens=256"]
-    proc = subprocess.run(
+def _bench_quality(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "hearth", "bench", "quality", *args],
         capture_output=True,
         text=True,
         env=_env(tmp_path),
         timeout=600,
     )
+
+
+def test_quality_bench_reports_both_columns(qwen_bpe_model: Path, tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    args = ["--model", str(qwen_bpe_model), "--threads", "2", "--tasks", "both"]
+    args += ["--every", "400", "--limit", "1", "--json", "--records", str(records)]
+    args += ["--set", "contextBudgetTokens=256"]
+    proc = _bench_quality(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert set(report["sets"]) == {"single", "multi"}
@@ -197,13 +201,7 @@ def test_repo_mode_reports_both_budgets(qwen_bpe_model: Path, tmp_path: Path) ->
     before = {p: p.read_bytes() for p in root.rglob("*.py")}
     args = ["--model", str(qwen_bpe_model), "--threads", "2", "--repo", str(root)]
     args += ["--points", "1", "--json", "--records", str(tmp_path / "r.jsonl")]
-    proc = subprocess.run(
-        [sys.executable, "-m", "hearth", "bench", "quality", *args],
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        timeout=600,
-    )
+    proc = _bench_quality(args, tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert list(report["modes"]) == [label for label, _ in qb.REPO_BUDGETS]
