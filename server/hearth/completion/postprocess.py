@@ -7,6 +7,7 @@ Every rule takes the text and what it needs of the document, and returns the new
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,23 @@ class CursorContext:
     @property
     def line_after(self) -> str:
         return self.suffix.partition("\n")[0].rstrip("\r")
+
+    # Computed once per request: `answer_end` reads them at every token while decoding.
+    @functools.cached_property
+    def block_width(self) -> int:
+        """The indentation of the cursor's block: the cursor line's, or the line above's when
+        the cursor sits at the start of an empty line."""
+        current = self.line_before
+        if current:
+            return indent_width(current)
+        prev = self.prefix.rstrip("\n").rpartition("\n")[2]
+        return indent_width(prev) if prev.strip() else 0
+
+    @functools.cached_property
+    def following(self) -> list[str]:
+        """The next non-blank lines below the cursor's line, stripped (SUFFIX_LINES_CHECKED)."""
+        lines = (ln.strip() for ln in self.suffix.split("\n")[1:])
+        return [ln for ln in lines if ln][:SUFFIX_LINES_CHECKED]
 
 
 def strip_special_tokens(text: str, specials: Sequence[str]) -> str:
@@ -102,16 +120,6 @@ def indent_width(s: str, tab: int = 4) -> int:
     return width
 
 
-def _block_width(ctx: CursorContext) -> int:
-    """The indentation of the cursor's block: the cursor line's, or the line above's when the
-    cursor sits at the start of an empty line."""
-    current = ctx.line_before
-    if current:
-        return indent_width(current)
-    prev = ctx.prefix.rstrip("\n").rpartition("\n")[2]
-    return indent_width(prev) if prev.strip() else 0
-
-
 def _dedent_line(lines: list[str], block: int) -> int | None:
     """Index of the first line after the first that has code below the block's depth."""
     for i in range(1, len(lines)):
@@ -130,7 +138,7 @@ def stop_at_dedent(text: str, ctx: CursorContext) -> str:
     if "\n" not in text:
         return text
     lines = text.split("\n")
-    i = _dedent_line(lines, _block_width(ctx))
+    i = _dedent_line(lines, ctx.block_width)
     return text if i is None else "\n".join(lines[:i]).rstrip(" \t")
 
 
@@ -140,7 +148,7 @@ _EXIT = re.compile(r"(return|raise|break|continue|throw)\b")
 def _exit_line(lines: list[str], ctx: CursorContext) -> int | None:
     """Index of the first whole statement at the block's own depth that leaves the block
     (`return`, `raise`, ...): what follows it there is dead code, or the next block."""
-    block = _block_width(ctx)
+    block = ctx.block_width
     for i, line in enumerate(lines):
         full = ctx.line_before + line if i == 0 else line
         if i > 0 and indent_width(line) != block:
@@ -173,10 +181,10 @@ def answer_end(text: str, ctx: CursorContext) -> int | None:
         end = text.find("\n", code)
         return None if code == len(text) or end == -1 else end
     lines = text.split("\n")
-    following = _following(ctx)
+    following = ctx.following
     if not ctx.line_after.strip() and (ctx.line_before + lines[0]).strip() in following:
         return 0  # its first line is already below: nothing to suggest
-    cut = _dedent_line(lines, _block_width(ctx))
+    cut = _dedent_line(lines, ctx.block_width)
     done = lines[:-1]  # the last line may still grow
     exit_at = _exit_line(done, ctx)
     if exit_at is not None and (cut is None or exit_at + 1 < cut):
@@ -225,11 +233,6 @@ def _trim_line_overlap(head: str, before: str, after: str) -> str:
 SUFFIX_LINES_CHECKED = 3  # the suffix lines a suggestion must not write again
 
 
-def _following(ctx: CursorContext) -> list[str]:
-    lines = (ln.strip() for ln in ctx.suffix.split("\n")[1:])
-    return [ln for ln in lines if ln][:SUFFIX_LINES_CHECKED]
-
-
 def trim_suffix_overlap(text: str, ctx: CursorContext) -> str:
     """Drop what the suffix already has: closing characters and whole following lines.
 
@@ -242,7 +245,7 @@ def trim_suffix_overlap(text: str, ctx: CursorContext) -> str:
     first, nl, rest = text.partition("\n")
     first = _trim_line_overlap(first, ctx.line_before, ctx.line_after)
     text = first + nl + rest
-    following = _following(ctx)
+    following = ctx.following
     if not following:
         return text
     if not ctx.line_after.strip() and (ctx.line_before + first).strip() in following:
